@@ -1,0 +1,87 @@
+"""Adapters: one function per wire format, each turning one received item into an
+`IncomingEvent`. They only read shapes; every decision is the pipeline's.
+
+Problems found while reading (an id that is not a string, an unreadable timestamp) ride
+along as reasons, so the event still reaches the pipeline and is kept as a failure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from collector.contacts import contact_ref
+from collector.model import IncomingEvent, Reason
+from collector.timeutil import parse_time_us
+
+_MAX_ID = 128
+
+
+def _read_id(item: dict[str, Any], event: IncomingEvent) -> None:
+    value = item.get("id")
+    if value is None:
+        return
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not 0 < len(value) <= _MAX_ID:
+        event.reasons.append(
+            Reason("invalid_type", "id", f"an event id is a string of 1 to {_MAX_ID} characters")
+        )
+        return
+    event.id = value
+
+
+def _read_timestamp(value: Any, path: str, event: IncomingEvent) -> None:
+    if value is None:
+        return
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        event.timestamp_us = parse_time_us(value)
+    except ValueError:
+        event.reasons.append(
+            Reason("invalid_type", path, "expected an ISO-8601 time such as 2026-11-24T10:00:00Z")
+        )
+
+
+def native(item: Any, raw: str) -> IncomingEvent:
+    """`POST /api/v1/events`: {event, id?, timestamp?, contact?, session?, params?, context?}."""
+    event = IncomingEvent(door="api", raw=raw, api_inserted=True)
+    if not isinstance(item, dict):
+        event.reasons.append(Reason("malformed", "", "an event is a JSON object"))
+        return event
+    event.name = item.get("event")
+    _read_id(item, event)
+    _read_timestamp(item.get("timestamp"), "timestamp", event)
+    contact = item.get("contact")
+    if isinstance(contact, dict):
+        event.contact, problem = contact_ref(contact, "contact")
+        if problem:
+            event.reasons.append(Reason("invalid_type", problem.split(":")[0], problem))
+    elif contact is not None:
+        event.reasons.append(
+            Reason("invalid_type", "contact", "contact is {id | email | phone | external_id}")
+        )
+    event.api_verified = event.contact is not None  # a secret key vouches for the identity
+    event.session = item.get("session")
+    event.params = item.get("params", {})
+    context = item.get("context", {})
+    if isinstance(context, dict):
+        event.context = context
+    elif context is not None:
+        event.reasons.append(Reason("invalid_type", "context", "context is a JSON object"))
+    return event
+
+
+ADAPTERS: dict[str, Callable[[Any, str], IncomingEvent]] = {"api": native}
+
+
+def read_again(door: str, payload: str) -> IncomingEvent:
+    """A stored failure's payload read once more by the adapter it first came through."""
+    try:
+        item = json.loads(payload)
+    except ValueError:
+        event = IncomingEvent(door=door, raw=payload)
+        event.reasons.append(Reason("malformed", "", "the body is not valid JSON"))
+        return event
+    return ADAPTERS.get(door, native)(item, payload)

@@ -1,0 +1,73 @@
+"""The application factory: every test and the CLI build the collector through it."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from collector.appkeys import (
+    CONFIG,
+    CONTACTS,
+    DEFINITIONS,
+    HISTORY,
+    KEYRING,
+    PIPELINE,
+    SESSIONS,
+    STORAGE,
+    WRITER,
+)
+from collector.config import Config
+from collector.contacts import Contacts
+from collector.definitions import Definitions
+from collector.history import History
+from collector.keys import KeyRing
+from collector.pipeline import Pipeline
+from collector.secret import signing_secret
+from collector.sessions import SessionSigner
+from collector.storage import open_storage
+from collector.web import api_contacts, api_definitions, api_events, errors
+from collector.writer import Writer
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    """Open the database, start the writer; on the way out drain the writer, then close."""
+    config = app[CONFIG]
+    storage = open_storage(config.db_url)
+    await storage.open()
+    definitions = Definitions(storage)
+    await definitions.load()
+    writer = Writer(storage, max_batch=config.writer_max_batch)
+    writer.start()
+    sessions = SessionSigner(await signing_secret(storage))
+    contacts = Contacts(storage)
+    app[STORAGE] = storage
+    app[DEFINITIONS] = definitions
+    app[WRITER] = writer
+    app[SESSIONS] = sessions
+    app[CONTACTS] = contacts
+    app[KEYRING] = KeyRing(storage)
+    app[HISTORY] = History(storage, definitions, contacts)
+    app[PIPELINE] = Pipeline(storage, definitions, writer, sessions)
+    try:
+        yield
+    finally:
+        await writer.stop()
+        await storage.close()
+
+
+async def create_app(config: Config) -> web.Application:
+    app = web.Application(
+        middlewares=[errors.json_errors],
+        client_max_size=config.max_request_bytes + 1024,
+    )
+    app[CONFIG] = config
+    app.cleanup_ctx.append(_services)
+    for module in (api_definitions, api_events, api_contacts):
+        app.router.add_routes(module.routes)
+    app.router.add_get("/healthz", _health, name="health")
+    return app
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})

@@ -1,0 +1,25 @@
+"""Typed keys for everything the application shares between handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from collector.config import Config
+from collector.contacts import Contacts
+from collector.definitions import Definitions
+from collector.history import History
+from collector.keys import KeyRing
+from collector.pipeline import Pipeline
+from collector.sessions import SessionSigner
+from collector.storage import Storage
+from collector.writer import Writer
+
+CONFIG = web.AppKey("config", Config)
+STORAGE = web.AppKey("storage", Storage)
+DEFINITIONS = web.AppKey("definitions", Definitions)
+WRITER = web.AppKey("writer", Writer)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+KEYRING = web.AppKey("keyring", KeyRing)
+CONTACTS = web.AppKey("contacts", Contacts)
+SESSIONS = web.AppKey("sessions", SessionSigner)
+HISTORY = web.AppKey("history", History)

@@ -1,0 +1,109 @@
+"""The `ekevents` command: serve, users create, keys create (more commands join later)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from collector.app import create_app
+from collector.config import Config, default_db_url
+from collector.errors import DomainError
+from collector.keys import create_key
+from collector.storage import Storage, open_storage
+from collector.users import create_user
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ekevents", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        default=default_db_url(),
+        help="database URL: sqlite:///ekevents.db (default, env EKEVENTS_DB) or postgresql://…",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the collector, UI and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--public-url", help="where browsers reach the collector (behind a proxy)")
+
+    users = commands.add_parser("users", help="UI logins").add_subparsers(dest="action", required=True)
+    user_create = users.add_parser("create", parents=[common], help="create a UI login")
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--password", required=True)
+
+    keys = commands.add_parser("keys", help="API and site keys").add_subparsers(
+        dest="action", required=True
+    )
+    key_create = keys.add_parser("create", parents=[common], help="create a key; printed once")
+    key_create.add_argument("--name", required=True)
+    key_create.add_argument("--kind", choices=("server", "site"), required=True)
+    key_create.add_argument("--origin", action="append", default=[], help="site keys: allowed origin")
+    key_create.add_argument("--scopes", help="server keys: comma list (default: all)")
+    key_create.add_argument("--allow-read", help="identifiers this key may read by (default: all)")
+    key_create.add_argument("--allow-write", help="identifiers this key may write by (default: all)")
+    key_create.add_argument("--require-identity-hash", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "users":
+            return _with_storage(args.db, lambda s: _create_user(s, args))
+        if args.command == "keys":
+            return _with_storage(args.db, lambda s: _create_key(s, args))
+    except (DomainError, ValueError, NotImplementedError) as exc:
+        print(f"ekevents: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = Config(db_url=args.db, host=args.host, port=args.port, public_url=args.public_url)
+    # aiohttp's runner turns SIGTERM/SIGINT into a graceful stop: in-flight requests finish,
+    # then the cleanup context drains the writer, so nothing acknowledged is lost.
+    web.run_app(create_app(config), host=config.host, port=config.port, access_log=None)
+    return 0
+
+
+def _with_storage(db_url: str, action: Callable[[Storage], Awaitable[Any]]) -> int:
+    async def run() -> None:
+        storage = open_storage(db_url)
+        await storage.open()
+        try:
+            await action(storage)
+        finally:
+            await storage.close()
+
+    asyncio.run(run())
+    return 0
+
+
+async def _create_user(storage: Storage, args: argparse.Namespace) -> None:
+    user_id = await create_user(storage, args.email, args.password)
+    print(f"user {args.email} ready (id {user_id})")
+
+
+async def _create_key(storage: Storage, args: argparse.Namespace) -> None:
+    token = await create_key(
+        storage,
+        name=args.name,
+        kind=args.kind,
+        origins=tuple(args.origin),
+        scopes=args.scopes,
+        allow_read=args.allow_read,
+        allow_write=args.allow_write,
+        require_identity_hash=args.require_identity_hash,
+    )
+    print(f"created {args.kind} key {args.name!r}; it is shown only this once:")
+    print(token)

@@ -1,0 +1,595 @@
+"""The SQLite backend (aiosqlite, WAL).
+
+One connection writes, behind a lock, so writers never meet SQLITE_BUSY inside a process;
+another connection reads, which WAL lets run beside a write. `synchronous=FULL` makes
+every commit durable: the group-commit writer pays one fsync per batch, not per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib import resources
+from typing import Any, Iterable
+
+import aiosqlite
+
+from collector.errors import Conflict
+from collector.model import ApiKey, ContactRef, Definition, Field, NewEvent, NewFailure, Outcome
+from collector.storage import EventQuery, FailedQuery
+from collector.timeutil import format_us, now_us
+
+_CHUNK = 500  # rows per IN (…) list, well under SQLite's variable limit
+_IDENTIFIER_COLUMNS = {"email": "email", "phone": "phone", "external_id": "external_id"}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _chunks(values: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _marks(values: list[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+class SQLiteStorage:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._w: aiosqlite.Connection | None = None
+        self._r: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._w = await self._connect()
+        await self._w.execute("PRAGMA journal_mode = WAL")
+        await self._migrate()
+        self._r = await self._connect()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA busy_timeout = 10000")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._r, self._w):
+            if conn is not None:
+                await conn.close()
+        self._r = self._w = None
+
+    async def _migrate(self) -> None:
+        db = self._w
+        assert db is not None
+        await db.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"""
+        )
+        done = {row[0] for row in await db.execute_fetchall("SELECT version FROM schema_migrations")}
+        folder = resources.files("collector.storage").joinpath("migrations", "sqlite")
+        for item in sorted(folder.iterdir(), key=lambda p: p.name):
+            if not item.name.endswith(".sql"):
+                continue
+            version = int(item.name.split("_", 1)[0])
+            if version in done:
+                continue
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                # A second process may have applied it while we waited for the lock.
+                again = await db.execute_fetchall(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+                )
+                if not again:
+                    for statement in _statements(item.read_text()):
+                        await db.execute(statement)
+                    await db.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (version, item.name, now_us()),
+                    )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+
+
+    # -- settings ------------------------------------------------------------------------
+
+    async def get_setting(self, key: str) -> str | None:
+        rows = await self._read("SELECT value FROM settings WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    async def put_setting_if_absent(self, key: str, value: str) -> str:
+        async with _Tx(self) as db:
+            await db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, value),
+            )
+            rows = await db.execute_fetchall("SELECT value FROM settings WHERE key = ?", (key,))
+        return rows[0][0]
+
+    # -- users and keys ------------------------------------------------------------------
+
+    async def create_user(self, email: str, password_hash: str) -> int:
+        async with _Tx(self) as db:
+            cursor = await db.execute(
+                """INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)
+                   ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash
+                   RETURNING id""",
+                (email, password_hash, now_us()),
+            )
+            row = await cursor.fetchone()
+        return int(row[0])
+
+    async def user_by_email(self, email: str) -> dict[str, Any] | None:
+        rows = await self._read(
+            "SELECT id, email, password_hash FROM users WHERE email = ?", (email,)
+        )
+        return dict(rows[0]) if rows else None
+
+    async def create_key(self, key: ApiKey, key_hash: str, prefix: str) -> int:
+        async with _Tx(self) as db:
+            cursor = await db.execute(
+                """INSERT INTO api_keys (name, kind, key_hash, key_prefix, scopes, allow_read,
+                       allow_write, origins, require_identity_hash, identity_secret, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (
+                    key.name,
+                    key.kind,
+                    key_hash,
+                    prefix,
+                    dumps(sorted(key.scopes)),
+                    dumps(sorted(key.allow_read)),
+                    dumps(sorted(key.allow_write)),
+                    dumps(list(key.origins)),
+                    int(key.require_identity_hash),
+                    key.identity_secret,
+                    now_us(),
+                ),
+            )
+            row = await cursor.fetchone()
+        return int(row[0])
+
+    async def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        rows = await self._read(
+            """SELECT id, name, kind, scopes, allow_read, allow_write, origins,
+                      require_identity_hash, identity_secret
+               FROM api_keys WHERE key_hash = ?""",
+            (key_hash,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return ApiKey(
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            scopes=frozenset(json.loads(row["scopes"])),
+            allow_read=frozenset(json.loads(row["allow_read"])),
+            allow_write=frozenset(json.loads(row["allow_write"])),
+            origins=tuple(json.loads(row["origins"])),
+            require_identity_hash=bool(row["require_identity_hash"]),
+            identity_secret=row["identity_secret"],
+        )
+
+    # -- definitions ---------------------------------------------------------------------
+
+    _DEFINITION_SELECT = """
+        SELECT d.name, d.hidden, v.version, v.body
+        FROM definitions d JOIN definition_versions v ON v.name = d.name"""
+
+    async def list_definitions(self, include_hidden: bool) -> list[Definition]:
+        rows = await self._read(
+            self._DEFINITION_SELECT
+            + """ WHERE v.version = d.current_version AND (? OR d.hidden = 0)
+                  ORDER BY d.name""",
+            (int(include_hidden),),
+        )
+        return [_definition(row) for row in rows]
+
+    async def get_definition(self, name: str, version: int | None = None) -> Definition | None:
+        rows = await self._read(
+            self._DEFINITION_SELECT
+            + " WHERE d.name = ? AND v.version = COALESCE(?, d.current_version)",
+            (name, version),
+        )
+        return _definition(rows[0]) if rows else None
+
+    async def save_definition(self, definition: Definition, expected_version: int) -> bool:
+        """Store a new version; False when someone else saved version `expected_version + 1`
+        first (or, for a new name, when it exists already)."""
+        now = now_us()
+        async with _Tx(self) as db:
+            if expected_version == 0:
+                cursor = await db.execute(
+                    """INSERT INTO definitions (name, current_version, created_at, updated_at)
+                       VALUES (?, 1, ?, ?) ON CONFLICT (name) DO NOTHING""",
+                    (definition.name, now, now),
+                )
+            else:
+                cursor = await db.execute(
+                    """UPDATE definitions SET current_version = ?, updated_at = ?
+                       WHERE name = ? AND current_version = ? AND hidden = 0""",
+                    (definition.version, now, definition.name, expected_version),
+                )
+            if cursor.rowcount != 1:
+                return False
+            await db.execute(
+                """INSERT INTO definition_versions (name, version, body, created_at)
+                   VALUES (?, ?, ?, ?)""",
+                (definition.name, definition.version, dumps(definition.body()), now),
+            )
+        return True
+
+    async def hide_definition(self, name: str) -> bool:
+        async with _Tx(self) as db:
+            cursor = await db.execute(
+                "UPDATE definitions SET hidden = 1, updated_at = ? WHERE name = ?",
+                (now_us(), name),
+            )
+        return cursor.rowcount == 1
+
+    async def definition_versions(self, name: str) -> list[tuple[int, int]]:
+        rows = await self._read(
+            "SELECT version, created_at FROM definition_versions WHERE name = ? ORDER BY version",
+            (name,),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    # -- the write path ------------------------------------------------------------------
+
+    async def write_batch(self, items: list[NewEvent | NewFailure]) -> list[Outcome]:
+        """Write a batch in one transaction; one outcome per item, in order."""
+        outcomes: list[Outcome | None] = [None] * len(items)
+        events = [(i, it) for i, it in enumerate(items) if isinstance(it, NewEvent)]
+        failures = [(i, it) for i, it in enumerate(items) if isinstance(it, NewFailure)]
+        async with _Tx(self) as db:
+            contact_ids = await self._contact_ids(db, [e.contact for _, e in events if e.contact])
+            taken = await self._existing_event_ids(db, [e.id for _, e in events])
+            rows = []
+            for i, e in events:
+                if e.id in taken:
+                    outcomes[i] = Outcome("duplicate", e.id)
+                    continue
+                taken.add(e.id)
+                rows.append(_event_row(e, contact_ids.get(e.contact) if e.contact else None))
+                outcomes[i] = Outcome("accepted", e.id)
+            if rows:
+                await db.executemany(
+                    """INSERT INTO events (id, event, ts, received_at, contact_id, session_id,
+                           params, context, version, source, api_inserted, api_verified)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    rows,
+                )
+            replayed = [(now_us(), e.id, e.failed_id) for _, e in events if e.failed_id]
+            if replayed:
+                await db.executemany(
+                    "UPDATE failed_events SET replayed_at = ?, replayed_as = ? WHERE id = ?",
+                    replayed,
+                )
+            new_failures = [f for _, f in failures if not f.failed_id]
+            if new_failures:
+                await db.executemany(
+                    """INSERT INTO failed_events (id, received_at, event, door, source, reasons,
+                           payload) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    [
+                        (
+                            f.id,
+                            f.received_at,
+                            f.event,
+                            f.door,
+                            dumps(f.source),
+                            dumps([r.as_json() for r in f.reasons]),
+                            f.payload,
+                        )
+                        for f in new_failures
+                    ],
+                )
+            failed_again = [f for _, f in failures if f.failed_id]
+            if failed_again:
+                await db.executemany(
+                    "UPDATE failed_events SET reasons = ? WHERE id = ?",
+                    [(dumps([r.as_json() for r in f.reasons]), f.failed_id) for f in failed_again],
+                )
+        for i, f in failures:
+            outcomes[i] = Outcome("failed", f.failed_id or f.id, tuple(f.reasons))
+        return outcomes  # type: ignore[return-value]
+
+    async def _contact_ids(
+        self, db: aiosqlite.Connection, refs: list[ContactRef]
+    ) -> dict[ContactRef, int]:
+        """Ids for the contacts the batch names; unknown emails, phones and external ids
+        become new contacts (an id must exist: the pipeline checked it)."""
+        found: dict[ContactRef, int] = {}
+        now = now_us()
+        for kind, column in _IDENTIFIER_COLUMNS.items():
+            values = sorted({str(r.value) for r in refs if r.kind == kind})
+            if not values:
+                continue
+            await db.executemany(
+                f"""INSERT INTO contacts ({column}, created_at) VALUES (?, ?)
+                    ON CONFLICT ({column}) DO NOTHING""",
+                [(v, now) for v in values],
+            )
+            for chunk in _chunks(values):
+                rows = await db.execute_fetchall(
+                    f"SELECT id, {column} FROM contacts WHERE {column} IN ({_marks(chunk)})",
+                    chunk,
+                )
+                for row in rows:
+                    found[ContactRef(kind, row[1])] = row[0]
+        for ref in refs:
+            if ref.kind == "contact_id":
+                found[ref] = int(ref.value)
+        return found
+
+    async def _existing_event_ids(self, db: aiosqlite.Connection, ids: list[str]) -> set[str]:
+        taken: set[str] = set()
+        for chunk in _chunks(sorted(set(ids))):
+            rows = await db.execute_fetchall(
+                f"SELECT id FROM events WHERE id IN ({_marks(chunk)})", chunk
+            )
+            taken.update(row[0] for row in rows)
+        return taken
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def search_events(self, query: EventQuery) -> list[dict[str, Any]]:
+        where, args = [], []
+        if query.event is not None:
+            where.append("event = ?")
+            args.append(query.event)
+        if query.contact_id is not None:
+            where.append("contact_id = ?")
+            args.append(query.contact_id)
+        if query.since_us is not None:
+            where.append("ts >= ?")
+            args.append(query.since_us)
+        if query.until_us is not None:
+            where.append("ts <= ?")
+            args.append(query.until_us)
+        for code, value in query.params:
+            if isinstance(value, str):
+                where.append("CAST(json_extract(params, ?) AS TEXT) = ?")
+            else:
+                where.append("json_extract(params, ?) = ?")
+            args.extend([f'$."{code}"', int(value) if isinstance(value, bool) else value])
+        order = "ASC" if query.oldest_first else "DESC"
+        if query.after is not None:
+            cmp = ">" if query.oldest_first else "<"
+            where.append(f"(ts {cmp} ? OR (ts = ? AND seq {cmp} ?))")
+            args.extend([query.after.key, query.after.key, query.after.seq])
+        sql = f"""SELECT seq, id, event, ts, received_at, contact_id, session_id, params, context,
+                         version, source, api_inserted, api_verified, backfilled
+                  FROM events {"WHERE " + " AND ".join(where) if where else ""}
+                  ORDER BY ts {order}, seq {order} LIMIT ?"""
+        rows = await self._read(sql, (*args, query.limit))
+        return [_event_json(row) for row in rows]
+
+    async def search_failed(self, query: FailedQuery) -> list[dict[str, Any]]:
+        where, args = ["replayed_at IS NULL"], []
+        if query.event is not None:
+            where.append("event = ?")
+            args.append(query.event)
+        if query.reason is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM json_each(reasons) WHERE json_extract(value, '$.code') = ?)"
+            )
+            args.append(query.reason)
+        if query.since_us is not None:
+            where.append("received_at >= ?")
+            args.append(query.since_us)
+        if query.until_us is not None:
+            where.append("received_at <= ?")
+            args.append(query.until_us)
+        if query.after is not None:
+            where.append("(received_at < ? OR (received_at = ? AND seq < ?))")
+            args.extend([query.after.key, query.after.key, query.after.seq])
+        rows = await self._read(
+            f"""SELECT seq, id, received_at, event, door, source, reasons, payload
+                FROM failed_events WHERE {" AND ".join(where)}
+                ORDER BY received_at DESC, seq DESC LIMIT ?""",
+            (*args, query.limit),
+        )
+        return [_failed_json(row) for row in rows]
+
+    async def failed_by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
+        found = []
+        for chunk in _chunks(ids):
+            rows = await self._read(
+                f"""SELECT seq, id, received_at, event, door, source, reasons, payload, replayed_at
+                    FROM failed_events WHERE id IN ({_marks(chunk)})""",
+                chunk,
+            )
+            found.extend(_failed_json(row) for row in rows)
+        return found
+
+    # -- contacts ------------------------------------------------------------------------
+
+    async def existing_contact_ids(self, ids: list[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in _chunks(sorted(set(ids))):
+            rows = await self._read(
+                f"SELECT id FROM contacts WHERE id IN ({_marks(chunk)})", chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    async def find_contact(self, kind: str, value: str | int) -> dict[str, Any] | None:
+        column = "id" if kind == "contact_id" else _IDENTIFIER_COLUMNS[kind]
+        rows = await self._read(
+            f"""SELECT id, email, phone, external_id, attributes, created_at
+                FROM contacts WHERE {column} = ?""",
+            (value,),
+        )
+        return _contact_json(rows[0]) if rows else None
+
+    async def upsert_contact(
+        self, identifiers: dict[str, str], attributes: dict[str, Any]
+    ) -> dict[str, Any]:
+        async with _Tx(self) as db:
+            matches: set[int] = set()
+            for kind, value in identifiers.items():
+                column = _IDENTIFIER_COLUMNS[kind]
+                rows = await db.execute_fetchall(
+                    f"SELECT id FROM contacts WHERE {column} = ?", (value,)
+                )
+                matches.update(row[0] for row in rows)
+            if len(matches) > 1:
+                raise Conflict(
+                    "these identifiers belong to different contacts",
+                    details={"contact_ids": sorted(matches)},
+                    code="identifier_conflict",
+                )
+            if matches:
+                contact_id = matches.pop()
+                rows = await db.execute_fetchall(
+                    "SELECT attributes FROM contacts WHERE id = ?", (contact_id,)
+                )
+                merged = {**json.loads(rows[0][0]), **attributes}
+                sets = ", ".join(f"{_IDENTIFIER_COLUMNS[k]} = ?" for k in identifiers)
+                await db.execute(
+                    f"UPDATE contacts SET {sets}{', ' if sets else ''}attributes = ? WHERE id = ?",
+                    (*identifiers.values(), dumps(merged), contact_id),
+                )
+            else:
+                columns = [_IDENTIFIER_COLUMNS[k] for k in identifiers]
+                cursor = await db.execute(
+                    f"""INSERT INTO contacts ({", ".join(columns + ["attributes", "created_at"])})
+                        VALUES ({_marks(columns + ["a", "c"])}) RETURNING id""",
+                    (*identifiers.values(), dumps(attributes), now_us()),
+                )
+                contact_id = (await cursor.fetchone())[0]
+            rows = await db.execute_fetchall(
+                """SELECT id, email, phone, external_id, attributes, created_at
+                   FROM contacts WHERE id = ?""",
+                (contact_id,),
+            )
+        return _contact_json(rows[0])
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _read(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        assert self._r is not None, "storage is not open"
+        return list(await self._r.execute_fetchall(sql, tuple(args)))
+
+
+class _Tx:
+    """`async with _Tx(storage) as db:` one write transaction on the write connection."""
+
+    def __init__(self, storage: SQLiteStorage) -> None:
+        self.storage = storage
+
+    async def __aenter__(self) -> aiosqlite.Connection:
+        await self.storage._write_lock.acquire()
+        db = self.storage._w
+        assert db is not None, "storage is not open"
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.storage._write_lock.release()
+            raise
+        return db
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        db = self.storage._w
+        assert db is not None
+        try:
+            await db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self.storage._write_lock.release()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration file into statements (they contain no semicolons in strings)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _definition(row: aiosqlite.Row) -> Definition:
+    body = json.loads(row["body"])
+    return Definition(
+        name=row["name"],
+        title=body["title"],
+        category=body["category"],
+        scope=body["scope"],
+        fields=tuple(Field(**f) for f in body["fields"]),
+        web_tracking=body["web_tracking"],
+        retention_days=body["retention_days"],
+        version=row["version"],
+        hidden=bool(row["hidden"]),
+    )
+
+
+def _event_row(e: NewEvent, contact_id: int | None) -> tuple[Any, ...]:
+    return (
+        e.id,
+        e.event,
+        e.ts,
+        e.received_at,
+        contact_id,
+        e.session_id,
+        dumps(e.params),
+        dumps(e.context),
+        e.version,
+        e.source,
+        int(e.api_inserted),
+        int(e.api_verified),
+    )
+
+
+def _event_json(row: aiosqlite.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "event": row["event"],
+        "timestamp": format_us(row["ts"]),
+        "received_at": format_us(row["received_at"]),
+        "contact_id": row["contact_id"],
+        "session_id": row["session_id"],
+        "params": json.loads(row["params"]),
+        "context": json.loads(row["context"]),
+        "version": row["version"],
+        "source": row["source"],
+        "api_inserted": bool(row["api_inserted"]),
+        "api_verified": bool(row["api_verified"]),
+        "backfilled": bool(row["backfilled"]),
+        "_page": (row["ts"], row["seq"]),
+    }
+
+
+def _failed_json(row: aiosqlite.Row) -> dict[str, Any]:
+    payload: Any = row["payload"]
+    try:
+        payload = json.loads(payload)
+    except ValueError:
+        pass  # kept as the raw text it arrived as
+    out = {
+        "id": row["id"],
+        "received_at": format_us(row["received_at"]),
+        "event": row["event"],
+        "source": json.loads(row["source"]),
+        "reasons": json.loads(row["reasons"]),
+        "payload": payload,
+        "door": row["door"],
+        "_page": (row["received_at"], row["seq"]),
+    }
+    if "replayed_at" in row.keys():
+        out["replayed_at"] = format_us(row["replayed_at"])
+    return out
+
+
+def _contact_json(row: aiosqlite.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "external_id": row["external_id"],
+        "attributes": json.loads(row["attributes"]),
+        "created_at": format_us(row["created_at"]),
+    }

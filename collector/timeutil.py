@@ -1,0 +1,82 @@
+"""Times on the wire and in storage.
+
+Storage keeps integer microseconds since the Unix epoch (UTC): compact, indexable and the
+same on SQLite and PostgreSQL. The wire speaks ISO-8601 with a zone; `YYYY-MM-DD HH:MM:SS`
+and ISO without a zone are read as UTC.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date, datetime, timezone
+
+_US = 1_000_000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def looks_like_date(value: str) -> bool:
+    return bool(_DATE.match(value))
+
+
+def looks_like_datetime(value: str) -> bool:
+    return bool(_DATETIME.match(value))
+
+
+def parse_date(value: str) -> date:
+    """`YYYY-MM-DD` only; raises ValueError otherwise."""
+    if not _DATE.match(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
+def parse_datetime(value: str) -> datetime:
+    """ISO-8601 or `YYYY-MM-DD HH:MM:SS`; a missing zone is UTC. Raises ValueError."""
+    if not _DATETIME.match(value):
+        raise ValueError("expected an ISO-8601 time such as 2026-11-24T10:00:00Z")
+    text = value.replace("z", "Z").replace("Z", "+00:00")
+    if "." in text:  # Python takes at most 6 fractional digits
+        head, _, tail = text.partition(".")
+        digits = re.match(r"\d+", tail).group(0)  # type: ignore[union-attr]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits):]}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_time_us(value: str) -> int:
+    """A wire time (or a bare date, read as its midnight UTC) as epoch microseconds."""
+    if _DATE.match(value):
+        value += "T00:00:00Z"
+    return to_us(parse_datetime(value))
+
+
+def to_us(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    return datetime.fromtimestamp(us // _US, tz=timezone.utc).replace(microsecond=us % _US)
+
+
+def format_us(us: int | None) -> str | None:
+    """Epoch microseconds as ISO-8601 UTC with a `Z`, milliseconds shown only when set."""
+    if us is None:
+        return None
+    return format_datetime(from_us(us))
+
+
+def format_datetime(moment: datetime) -> str:
+    moment = moment.astimezone(timezone.utc)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}".rstrip("0") + "Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

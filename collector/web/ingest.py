@@ -1,0 +1,68 @@
+"""Receiving event bodies, whatever door they come in by: size limit, JSON, batch limit,
+then the adapter and the pipeline. A body that cannot be read is still kept as a failed
+event before the client hears the error."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from aiohttp import web
+
+from collector.appkeys import CONFIG, PIPELINE
+from collector.errors import BadRequest, PayloadTooLarge
+from collector.model import ApiKey, IncomingEvent, Outcome, Reason
+from collector.web.bodies import BodyTooLarge, read_limited
+
+Splitter = Callable[[Any], tuple[list[Any], bool]]  # body → (items, was it a single event)
+Adapter = Callable[[Any, str], IncomingEvent]
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+async def receive(
+    request: web.Request, key: ApiKey, *, door: str, split: Splitter, adapter: Adapter
+) -> tuple[list[Outcome], bool]:
+    """Outcomes of every event in the request, committed; and whether it held one event."""
+    config, pipeline = request.app[CONFIG], request.app[PIPELINE]
+    source = {"endpoint": request.path, "key": key.name}
+
+    async def reject(raw: str, reason: Reason) -> None:
+        await pipeline.reject(door, raw, reason, source)
+
+    try:
+        body = await read_limited(request, config.max_request_bytes)
+    except BodyTooLarge as exc:
+        limit = config.max_request_bytes
+        await reject(
+            exc.head.decode("utf-8", "replace"),
+            Reason("payload_too_large", "", f"the body was cut at the {limit}-byte limit"),
+        )
+        raise PayloadTooLarge(f"a request body is at most {limit} bytes") from None
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        await reject(text, Reason("malformed", "", f"the body is not valid JSON: {exc}"))
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from None
+    try:
+        items, single = split(data)
+    except ValueError as exc:
+        await reject(text, Reason("malformed", "", str(exc)))
+        raise BadRequest(str(exc), code="malformed") from None
+    if len(items) > config.max_batch_events:
+        message = f"at most {config.max_batch_events} events in one request ({len(items)} sent)"
+        await reject(text, Reason("too_many_events", "batch", message))
+        raise BadRequest(message, code="too_many_events")
+    events = [adapter(item, text if single else compact(item)) for item in items]
+    return await pipeline.run(events, key, source), single
+
+
+def results_response(outcomes: list[Outcome], single: bool) -> web.Response:
+    """`{results: [...]}`; a single event that failed answers 422 with the same body."""
+    status = 422 if single and outcomes and outcomes[0].status == "failed" else 200
+    return web.json_response(
+        {"results": [o.as_json(i) for i, o in enumerate(outcomes)]}, status=status
+    )
