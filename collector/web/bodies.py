@@ -21,18 +21,20 @@ class BodyTooLarge(Exception):
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
-    """The whole body, or BodyTooLarge as soon as it passes `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge(await request.content.read(limit))
+    """The whole body, or BodyTooLarge (holding the first `limit` bytes) as soon as it is
+    known to pass `limit`: from Content-Length before reading, else while reading."""
+    declared_too_large = request.content_length is not None and request.content_length > limit
     chunks, size = [], 0
-    while True:
-        chunk = await request.content.read(64 * 1024)
+    while size <= limit:
+        chunk = await request.content.read(min(64 * 1024, limit + 1 - size))
         if not chunk:
-            return b"".join(chunks)
+            break
         chunks.append(chunk)
         size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(b"".join(chunks)[:limit])
+    body = b"".join(chunks)
+    if size > limit or declared_too_large:
+        raise BodyTooLarge(body[:limit])
+    return body
 
 
 def presented_key(request: web.Request) -> str | None:

@@ -61,8 +61,12 @@ async def receive(
 
 
 def results_response(outcomes: list[Outcome], single: bool) -> web.Response:
-    """`{results: [...]}`; a single event that failed answers 422 with the same body."""
-    status = 422 if single and outcomes and outcomes[0].status == "failed" else 200
-    return web.json_response(
-        {"results": [o.as_json(i) for i, o in enumerate(outcomes)]}, status=status
-    )
+    """`{results: [...]}`; a single event that failed answers 422 with the same body, or
+    413 when it failed for its size (the failure is kept all the same)."""
+    results = [o.as_json(i) for i, o in enumerate(outcomes)]
+    if single and outcomes[0].status == "failed":
+        too_large = [r for r in outcomes[0].reasons if r.code == "payload_too_large"]
+        if too_large:
+            raise PayloadTooLarge(too_large[0].message, details=results)
+        return web.json_response({"results": results}, status=422)
+    return web.json_response({"results": results})

@@ -1,0 +1,77 @@
+"""Shared fixtures: a collector app on a fresh SQLite file per test, and keys for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.app import create_app
+from collector.appkeys import STORAGE
+from collector.config import Config
+from collector.keys import create_key
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ekevents.db'}"
+
+
+class Api:
+    """A test client that speaks the HTTP API with one key."""
+
+    def __init__(self, client: Any, key: str) -> None:
+        self.client = client
+        self.key = key
+        self.app = client.server.app
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}"}
+
+    async def post(self, path: str, body: Any = None, *, key: str | None = None, **kw: Any):
+        if body is not None:
+            kw["json"] = body
+        return await self.client.post(path, headers=self.headers(key), **kw)
+
+    async def put(self, path: str, body: Any, *, key: str | None = None):
+        return await self.client.put(path, json=body, headers=self.headers(key))
+
+    async def get(self, path: str, *, key: str | None = None, **kw: Any):
+        return await self.client.get(path, headers=self.headers(key), **kw)
+
+    async def new_key(self, **kw: Any) -> str:
+        kw.setdefault("name", "extra")
+        kw.setdefault("kind", "server")
+        return await create_key(self.app[STORAGE], **kw)
+
+    async def define(self, name: str, fields: list[dict[str, Any]] | None = None, **kw: Any):
+        response = await self.post(
+            "/api/v1/event-definitions", {"name": name, "fields": fields or [], **kw}
+        )
+        assert response.status == 201, await response.text()
+        return await response.json()
+
+    async def send(self, body: Any, *, expect: int | None = None) -> dict[str, Any]:
+        response = await self.post("/api/v1/events", body)
+        data = await response.json()
+        if expect is not None:
+            assert response.status == expect, data
+        return data
+
+    async def events(self, **query: Any) -> list[dict[str, Any]]:
+        response = await self.get("/api/v1/events", params=query)
+        assert response.status == 200, await response.text()
+        return (await response.json())["events"]
+
+    async def failed(self, **query: Any) -> list[dict[str, Any]]:
+        response = await self.get("/api/v1/failed-events", params=query)
+        assert response.status == 200, await response.text()
+        return (await response.json())["failed_events"]
+
+
+@pytest.fixture
+async def api(aiohttp_client: Any, db_url: str) -> Api:
+    client = await aiohttp_client(await create_app(Config(db_url=db_url)))
+    key = await create_key(client.server.app[STORAGE], name="test server", kind="server")
+    return Api(client, key)
