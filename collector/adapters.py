@@ -8,7 +8,8 @@ along as reasons, so the event still reaches the pipeline and is kept as a failu
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from collector.contacts import contact_ref
 from collector.model import IncomingEvent, Reason

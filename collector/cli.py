@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -33,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--public-url", help="where browsers reach the collector (behind a proxy)")
 
-    users = commands.add_parser("users", help="UI logins").add_subparsers(dest="action", required=True)
+    users = commands.add_parser("users", help="UI logins").add_subparsers(
+        dest="action", required=True
+    )
     user_create = users.add_parser("create", parents=[common], help="create a UI login")
     user_create.add_argument("--email", required=True)
     user_create.add_argument("--password", required=True)
@@ -44,17 +47,23 @@ def _parser() -> argparse.ArgumentParser:
     key_create = keys.add_parser("create", parents=[common], help="create a key; printed once")
     key_create.add_argument("--name", required=True)
     key_create.add_argument("--kind", choices=("server", "site"), required=True)
-    key_create.add_argument("--origin", action="append", default=[], help="site keys: allowed origin")
+    key_create.add_argument(
+        "--origin", action="append", default=[], help="site keys: allowed origin"
+    )
     key_create.add_argument("--scopes", help="server keys: comma list (default: all)")
     key_create.add_argument("--allow-read", help="identifiers this key may read by (default: all)")
-    key_create.add_argument("--allow-write", help="identifiers this key may write by (default: all)")
+    key_create.add_argument(
+        "--allow-write", help="identifiers this key may write by (default: all)"
+    )
     key_create.add_argument("--require-identity-hash", action="store_true")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         if args.command == "serve":
             return _serve(args)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from collector.contacts import Contacts
 from collector.definitions import Definitions
@@ -87,7 +88,9 @@ class History:
     def _param_filter(self, code: str, value: str, event: str | None) -> tuple[str, Any]:
         """A `param.<code>=value` filter, the value typed as the field is (text otherwise)."""
         if not FIELD_CODE.match(code):
-            raise BadRequest(f"param.{code}: parameter names match ^[a-z_][a-z0-9_]*$", code="invalid_query")
+            raise BadRequest(
+                f"param.{code}: parameter names match ^[a-z_][a-z0-9_]*$", code="invalid_query"
+            )
         candidates = [self.definitions.current(event)] if event else self.definitions.all_current()
         for definition in candidates:
             field = definition.by_code.get(code) if definition else None

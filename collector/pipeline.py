@@ -44,7 +44,9 @@ class Pipeline:
         for event in events:
             if event.contact is not None:
                 require_identifier(key, event.contact.kind, write=True)
-        wanted = [int(e.contact.value) for e in events if e.contact and e.contact.kind == "contact_id"]
+        wanted = [
+            int(e.contact.value) for e in events if e.contact and e.contact.kind == "contact_id"
+        ]
         known = await self.storage.existing_contact_ids(wanted) if wanted else set()
         received = now_us()
         items = [await self._decide(e, received, source, known) for e in events]
@@ -82,7 +84,7 @@ class Pipeline:
                 event = read_again(row["door"], raw)
                 event.failed_id = failed_id
                 events.append(event)
-        for event, outcome in zip(events, await self.run(events, key, source)):
+        for event, outcome in zip(events, await self.run(events, key, source), strict=True):
             result: dict[str, Any] = {"id": event.failed_id, "status": outcome.status}
             if outcome.status == "failed":
                 result["errors"] = [r.as_json() for r in outcome.reasons]
@@ -107,7 +109,9 @@ class Pipeline:
         else:
             definition = self.definitions.current(name)
             if definition is None:
-                reasons.append(Reason("unknown_event", "event", f"no event definition named {name}"))
+                reasons.append(
+                    Reason("unknown_event", "event", f"no event definition named {name}")
+                )
             elif definition.hidden:
                 reasons.append(Reason("hidden_event", "event", f"{name} is hidden"))
                 definition = None
@@ -123,11 +127,15 @@ class Pipeline:
         if e.session is not None:
             session_id = self.sessions.read(e.session)
             if session_id is None:
-                reasons.append(Reason("invalid_session", "session", "the session token is not valid"))
+                reasons.append(
+                    Reason("invalid_session", "session", "the session token is not valid")
+                )
 
         contact = e.contact
         if contact and contact.kind == "contact_id" and contact.value not in known:
-            reasons.append(Reason("unknown_contact", "contact.id", f"no contact with id {contact.value}"))
+            reasons.append(
+                Reason("unknown_contact", "contact.id", f"no contact with id {contact.value}")
+            )
         checked = None
         if definition is not None:
             if definition.scope == "system":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 _US = 1_000_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -45,11 +45,11 @@ def parse_datetime(value: str) -> datetime:
     if "." in text:  # Python takes at most 6 fractional digits
         head, _, tail = text.partition(".")
         digits = re.match(r"\d+", tail).group(0)  # type: ignore[union-attr]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits):]}"
+        text = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits) :]}"
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def parse_time_us(value: str) -> int:
@@ -60,12 +60,12 @@ def parse_time_us(value: str) -> int:
 
 
 def to_us(moment: datetime) -> int:
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds
 
 
 def from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us // _US, tz=timezone.utc).replace(microsecond=us % _US)
+    return datetime.fromtimestamp(us // _US, tz=UTC).replace(microsecond=us % _US)
 
 
 def format_us(us: int | None) -> str | None:
@@ -76,7 +76,7 @@ def format_us(us: int | None) -> str | None:
 
 
 def format_datetime(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}".rstrip("0") + "Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

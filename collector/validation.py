@@ -190,4 +190,3 @@ def _is_fractional(value: Any) -> bool:
     except ValueError:
         return False
     return number != number.to_integral_value()
-

@@ -19,7 +19,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ekevents(*args: str, env: dict[str, str] | None = None, **kw: Any) -> subprocess.CompletedProcess:
+def ekevents(
+    *args: str, env: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess:
     """Run the CLI as a user would (`python -m collector …`) and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "collector", *args],
@@ -41,8 +43,8 @@ class Server:
         self.proc: subprocess.Popen[str] | None = None
         self.log_path = db_path.with_suffix(".log")
 
-    def start(self) -> "Server":
-        self._log = open(self.log_path, "w")
+    def start(self) -> Server:
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "collector", *self.args],
             stdout=self._log,
@@ -84,7 +86,7 @@ class Server:
         self._log.flush()
         return self.log_path.read_text()
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

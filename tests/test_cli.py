@@ -7,7 +7,6 @@ import signal
 import sqlite3
 
 import aiohttp
-
 from serverproc import Server, ekevents
 
 
@@ -22,15 +21,26 @@ async def test_a_key_made_while_the_server_runs_works_at_once(tmp_path):
         key = _last_line(made.stdout)
         assert key.startswith("ek_sk_") and " " not in key
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
-            response = await http.post(f"{server.url}/api/v1/event-definitions",
-                                       json={"name": "hello"})
+            response = await http.post(
+                f"{server.url}/api/v1/event-definitions", json={"name": "hello"}
+            )
             assert response.status == 201, await response.text()
 
 
 def test_keys_are_stored_hashed_and_site_keys_get_origins(tmp_path):
     db = tmp_path / "ek.db"
-    made = ekevents("keys", "create", "--db", f"sqlite:///{db}", "--name", "shop",
-                    "--kind", "site", "--origin", "https://shop.example/")
+    made = ekevents(
+        "keys",
+        "create",
+        "--db",
+        f"sqlite:///{db}",
+        "--name",
+        "shop",
+        "--kind",
+        "site",
+        "--origin",
+        "https://shop.example/",
+    )
     key = _last_line(made.stdout)
     assert key.startswith("ek_pk_")
     with sqlite3.connect(db) as conn:
@@ -41,8 +51,18 @@ def test_keys_are_stored_hashed_and_site_keys_get_origins(tmp_path):
 
 def test_bad_cli_input_is_a_clear_error(tmp_path):
     db = f"sqlite:///{tmp_path / 'ek.db'}"
-    bad_scope = ekevents("keys", "create", "--db", db, "--name", "x", "--kind", "server",
-                         "--scopes", "events:write,everything")
+    bad_scope = ekevents(
+        "keys",
+        "create",
+        "--db",
+        db,
+        "--name",
+        "x",
+        "--kind",
+        "server",
+        "--scopes",
+        "events:write,everything",
+    )
     assert bad_scope.returncode == 2 and "unknown scopes: everything" in bad_scope.stderr
     bad_db = ekevents("keys", "create", "--db", "mysql://x", "--name", "x", "--kind", "server")
     assert bad_db.returncode == 2 and "unsupported database URL" in bad_db.stderr
@@ -51,8 +71,16 @@ def test_bad_cli_input_is_a_clear_error(tmp_path):
 
 def test_users_get_scrypt_password_hashes(tmp_path):
     db = tmp_path / "ek.db"
-    made = ekevents("users", "create", "--db", f"sqlite:///{db}", "--email", "Ops@Example.com",
-                    "--password", "correct horse battery")
+    made = ekevents(
+        "users",
+        "create",
+        "--db",
+        f"sqlite:///{db}",
+        "--email",
+        "Ops@Example.com",
+        "--password",
+        "correct horse battery",
+    )
     assert made.returncode == 0, made.stderr
     with sqlite3.connect(db) as conn:
         email, stored = conn.execute("SELECT email, password_hash FROM users").fetchone()
@@ -62,8 +90,9 @@ def test_users_get_scrypt_password_hashes(tmp_path):
 
     assert verify_password("correct horse battery", stored)
     assert not verify_password("correct horse battery!", stored)
-    short = ekevents("users", "create", "--db", f"sqlite:///{db}", "--email", "a@b.c",
-                     "--password", "short")
+    short = ekevents(
+        "users", "create", "--db", f"sqlite:///{db}", "--email", "a@b.c", "--password", "short"
+    )
     assert short.returncode == 2
 
 
@@ -84,12 +113,16 @@ async def test_sigterm_drains_and_every_acknowledged_event_is_stored(tmp_path):
     db = tmp_path / "ek.db"
     server = Server(db).start()
     try:
-        key = _last_line(ekevents("keys", "create", "--db", server.db_url, "--name", "k",
-                                  "--kind", "server").stdout)
+        key = _last_line(
+            ekevents(
+                "keys", "create", "--db", server.db_url, "--name", "k", "--kind", "server"
+            ).stdout
+        )
         acknowledged: list[str] = []
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
-            await http.post(f"{server.url}/api/v1/event-definitions",
-                            json={"name": "tick", "scope": "system"})
+            await http.post(
+                f"{server.url}/api/v1/event-definitions", json={"name": "tick", "scope": "system"}
+            )
 
             async def client(n: int) -> None:
                 for i in range(400):

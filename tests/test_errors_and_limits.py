@@ -89,8 +89,13 @@ async def test_unknown_paths_and_methods_answer_json_errors(defined):
 
 @pytest.mark.parametrize(
     "query",
-    [{"since": "not a time"}, {"limit": "0"}, {"limit": "abc"}, {"cursor": "%%%"},
-     {"param.Bad-Code": "1"}],
+    [
+        {"since": "not a time"},
+        {"limit": "0"},
+        {"limit": "abc"},
+        {"cursor": "%%%"},
+        {"param.Bad-Code": "1"},
+    ],
 )
 async def test_bad_search_parameters_are_400_not_500(defined, query):
     response = await defined.get("/api/v1/events", params=query)

@@ -23,8 +23,12 @@ async def shop(api):
 
 async def test_an_accepted_event_is_stored_with_its_version_source_and_contact(shop):
     data = await shop.send(
-        {"event": "purchase", "id": "evt-1", "contact": {"email": "Ann@Example.com "},
-         "params": {"amount": 12.5}},
+        {
+            "event": "purchase",
+            "id": "evt-1",
+            "contact": {"email": "Ann@Example.com "},
+            "params": {"amount": 12.5},
+        },
         expect=200,
     )
     assert data == {"results": [{"index": 0, "status": "accepted", "id": "evt-1"}]}
@@ -40,8 +44,14 @@ async def test_an_accepted_event_is_stored_with_its_version_source_and_contact(s
 
 
 async def test_a_given_source_is_kept(shop):
-    await shop.send({"event": "purchase", "contact": {"email": "a@b.c"},
-                     "params": {"amount": 1, "source": "checkout"}}, expect=200)
+    await shop.send(
+        {
+            "event": "purchase",
+            "contact": {"email": "a@b.c"},
+            "params": {"amount": 1, "source": "checkout"},
+        },
+        expect=200,
+    )
     assert (await shop.events())[0]["source"] == "checkout"
 
 
@@ -57,14 +67,18 @@ async def test_a_given_source_is_kept(shop):
         ({"amount": 1, "gift": False}, {"gift": False}),
         ({"amount": 1, "ship_on": "2026-02-28"}, {"ship_on": "2026-02-28"}),
         ({"amount": 1, "paid_at": "2026-11-24 10:00:00"}, {"paid_at": "2026-11-24T10:00:00Z"}),
-        ({"amount": 1, "paid_at": "2026-11-24T12:00:00+02:00"}, {"paid_at": "2026-11-24T10:00:00Z"}),
+        (
+            {"amount": 1, "paid_at": "2026-11-24T12:00:00+02:00"},
+            {"paid_at": "2026-11-24T10:00:00Z"},
+        ),
         ({"amount": 1, "coupon": 1234}, {"coupon": "1234"}),
         ({"amount": 1, "coupon": None}, {}),
     ],
 )
 async def test_values_are_coerced_to_their_field_types(shop, params, stored):
-    await shop.send({"event": "purchase", "contact": {"email": "a@b.c"}, "params": params},
-                    expect=200)
+    await shop.send(
+        {"event": "purchase", "contact": {"email": "a@b.c"}, "params": params}, expect=200
+    )
     [event] = await shop.events()
     for code, value in stored.items():
         assert event["params"][code] == value
@@ -133,18 +147,50 @@ async def test_a_hidden_event_fails_with_hidden_event(shop):
         ({"params": {}}, "missing_required", "event"),
         ({"event": "$identify"}, "unknown_event", "event"),
         ({"event": "purchase", "params": {"amount": 1}}, "unknown_contact", "contact"),
-        ({"event": "purchase", "contact": {"id": 999}, "params": {"amount": 1}},
-         "unknown_contact", "contact.id"),
-        ({"event": "purchase", "contact": {"email": "a@b.c"}, "params": [1]},
-         "invalid_type", "params"),
-        ({"event": "purchase", "contact": {"email": "a@b.c"}, "params": {"amount": 1},
-          "timestamp": "last tuesday"}, "invalid_type", "timestamp"),
-        ({"event": "purchase", "contact": {"email": "not-an-email"}, "params": {"amount": 1}},
-         "invalid_type", "contact.email"),
-        ({"event": "purchase", "contact": {"email": "a@b.c"}, "params": {"amount": 1},
-          "session": "forged.token"}, "invalid_session", "session"),
-        ({"event": "purchase", "contact": {"email": "a@b.c"}, "params": {"amount": 1, "Bad-Key": 1}},
-         "invalid_param", "params.Bad-Key"),
+        (
+            {"event": "purchase", "contact": {"id": 999}, "params": {"amount": 1}},
+            "unknown_contact",
+            "contact.id",
+        ),
+        (
+            {"event": "purchase", "contact": {"email": "a@b.c"}, "params": [1]},
+            "invalid_type",
+            "params",
+        ),
+        (
+            {
+                "event": "purchase",
+                "contact": {"email": "a@b.c"},
+                "params": {"amount": 1},
+                "timestamp": "last tuesday",
+            },
+            "invalid_type",
+            "timestamp",
+        ),
+        (
+            {"event": "purchase", "contact": {"email": "not-an-email"}, "params": {"amount": 1}},
+            "invalid_type",
+            "contact.email",
+        ),
+        (
+            {
+                "event": "purchase",
+                "contact": {"email": "a@b.c"},
+                "params": {"amount": 1},
+                "session": "forged.token",
+            },
+            "invalid_session",
+            "session",
+        ),
+        (
+            {
+                "event": "purchase",
+                "contact": {"email": "a@b.c"},
+                "params": {"amount": 1, "Bad-Key": 1},
+            },
+            "invalid_param",
+            "params.Bad-Key",
+        ),
         ("just a string", "malformed", ""),
     ],
 )
@@ -166,10 +212,14 @@ async def test_a_contact_is_named_by_id_email_phone_or_external_id(shop):
     contact = await (await shop.post("/api/v1/contacts", {"external_id": "crm-7"})).json()
     for ref in ({"id": contact["id"]}, {"external_id": "crm-7"}):
         await shop.send({"event": "purchase", "contact": ref, "params": {"amount": 1}}, expect=200)
-    await shop.send({"event": "purchase", "contact": {"phone": "+1 (555) 010-2000"},
-                     "params": {"amount": 1}}, expect=200)
-    await shop.send({"event": "purchase", "contact": {"phone": "+15550102000"},
-                     "params": {"amount": 1}}, expect=200)
+    await shop.send(
+        {"event": "purchase", "contact": {"phone": "+1 (555) 010-2000"}, "params": {"amount": 1}},
+        expect=200,
+    )
+    await shop.send(
+        {"event": "purchase", "contact": {"phone": "+15550102000"}, "params": {"amount": 1}},
+        expect=200,
+    )
     events = await shop.events()
     assert sum(e["contact_id"] == contact["id"] for e in events) == 2
     phone_contacts = {e["contact_id"] for e in events} - {contact["id"]}
@@ -178,25 +228,45 @@ async def test_a_contact_is_named_by_id_email_phone_or_external_id(shop):
 
 async def test_undefined_params_are_auto_created_with_an_inferred_type(shop):
     await shop.send(
-        {"event": "purchase", "contact": {"email": "a@b.c"},
-         "params": {"amount": 1, "color": "red", "size": 42, "weight": 1.5, "promo": True,
-                    "launch": "2026-01-02", "cart": {"items": [1, 2]}}},
+        {
+            "event": "purchase",
+            "contact": {"email": "a@b.c"},
+            "params": {
+                "amount": 1,
+                "color": "red",
+                "size": 42,
+                "weight": 1.5,
+                "promo": True,
+                "launch": "2026-01-02",
+                "cart": {"items": [1, 2]},
+            },
+        },
         expect=200,
     )
     definition = await (await shop.get("/api/v1/event-definitions/purchase")).json()
     assert definition["version"] == 2
     auto = {f["code"]: f for f in definition["fields"] if f["auto_created"]}
     assert {code: f["type"] for code, f in auto.items()} == {
-        "color": "text", "size": "integer", "weight": "decimal", "promo": "boolean",
-        "launch": "date", "cart": "json",
+        "color": "text",
+        "size": "integer",
+        "weight": "decimal",
+        "promo": "boolean",
+        "launch": "date",
+        "cart": "json",
     }
     assert all(f["label"] == "" for f in auto.values())
     [event] = await shop.events()
     assert event["version"] == 2
     assert event["params"]["cart"] == {"items": [1, 2]}
     # a second event with the same params does not make another version
-    await shop.send({"event": "purchase", "contact": {"email": "a@b.c"},
-                     "params": {"amount": 1, "color": "blue"}}, expect=200)
+    await shop.send(
+        {
+            "event": "purchase",
+            "contact": {"email": "a@b.c"},
+            "params": {"amount": 1, "color": "blue"},
+        },
+        expect=200,
+    )
     again = await (await shop.get("/api/v1/event-definitions/purchase")).json()
     assert again["version"] == 2
 
@@ -214,8 +284,12 @@ async def test_an_auto_created_integer_widens_to_decimal(shop):
 
 
 async def test_the_same_id_twice_is_stored_once(shop):
-    body = {"event": "purchase", "id": "once", "contact": {"email": "a@b.c"},
-            "params": {"amount": 1}}
+    body = {
+        "event": "purchase",
+        "id": "once",
+        "contact": {"email": "a@b.c"},
+        "params": {"amount": 1},
+    }
     first = await shop.send(body, expect=200)
     second = await shop.send(body, expect=200)
     assert first["results"][0]["status"] == "accepted"
@@ -229,14 +303,25 @@ async def test_a_batch_answers_per_event_and_keeps_the_failures(shop):
     good = {"event": "purchase", "contact": {"email": "a@b.c"}, "params": {"amount": 1}}
     data = await shop.send({"batch": [good, {"event": "nope"}, good, 7]}, expect=200)
     assert [(r["index"], r["status"]) for r in data["results"]] == [
-        (0, "accepted"), (1, "failed"), (2, "accepted"), (3, "failed")]
+        (0, "accepted"),
+        (1, "failed"),
+        (2, "accepted"),
+        (3, "failed"),
+    ]
     assert len(await shop.events()) == 2
     payloads = [f["payload"] for f in await shop.failed()]
     assert sorted(map(str, payloads)) == sorted(map(str, [{"event": "nope"}, 7]))
 
 
 async def test_timestamps_are_kept_and_read_as_utc_without_a_zone(shop):
-    await shop.send({"event": "purchase", "contact": {"email": "a@b.c"}, "params": {"amount": 1},
-                     "timestamp": "2026-11-24 10:00:00"}, expect=200)
+    await shop.send(
+        {
+            "event": "purchase",
+            "contact": {"email": "a@b.c"},
+            "params": {"amount": 1},
+            "timestamp": "2026-11-24 10:00:00",
+        },
+        expect=200,
+    )
     [event] = await shop.events()
     assert event["timestamp"] == "2026-11-24T10:00:00Z"

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_wheel_carries_migrations_templates_and_snippet_and_runs(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     [wheel] = tmp_path.glob("ekevents-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -32,15 +34,30 @@ def test_the_wheel_carries_migrations_templates_and_snippet_and_runs(tmp_path):
     # from the repository: migrations and the tracker are read from the installed package.
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-         str(wheel)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     db = f"sqlite:///{tmp_path / 'installed.db'}"
     check = subprocess.run(
         [sys.executable, "-c", _SMOKE, db, str(free_port())],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert str(target) in check.stdout  # the code came from the installed wheel

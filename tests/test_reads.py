@@ -7,20 +7,46 @@ import pytest
 
 @pytest.fixture
 async def history(api):
-    await api.define("view", [{"code": "page", "type": "text"}, {"code": "n", "type": "integer"},
-                              {"code": "vip", "type": "boolean"}])
+    await api.define(
+        "view",
+        [
+            {"code": "page", "type": "text"},
+            {"code": "n", "type": "integer"},
+            {"code": "vip", "type": "boolean"},
+        ],
+    )
     await api.define("buy", [{"code": "total", "type": "decimal"}])
     ann = {"email": "ann@example.com"}
     bob = {"phone": "+4470000001"}
     batch = [
-        {"event": "view", "id": "v1", "contact": ann, "timestamp": "2026-11-01T10:00:00Z",
-         "params": {"page": "/home", "n": 1, "vip": True}},
-        {"event": "view", "id": "v2", "contact": bob, "timestamp": "2026-11-02T10:00:00Z",
-         "params": {"page": "/shoes", "n": 2, "vip": False}},
-        {"event": "buy", "id": "b1", "contact": ann, "timestamp": "2026-11-03T10:00:00Z",
-         "params": {"total": 19.5}},
-        {"event": "view", "id": "v3", "contact": ann, "timestamp": "2026-11-04T10:00:00Z",
-         "params": {"page": "/shoes", "n": 3}},
+        {
+            "event": "view",
+            "id": "v1",
+            "contact": ann,
+            "timestamp": "2026-11-01T10:00:00Z",
+            "params": {"page": "/home", "n": 1, "vip": True},
+        },
+        {
+            "event": "view",
+            "id": "v2",
+            "contact": bob,
+            "timestamp": "2026-11-02T10:00:00Z",
+            "params": {"page": "/shoes", "n": 2, "vip": False},
+        },
+        {
+            "event": "buy",
+            "id": "b1",
+            "contact": ann,
+            "timestamp": "2026-11-03T10:00:00Z",
+            "params": {"total": 19.5},
+        },
+        {
+            "event": "view",
+            "id": "v3",
+            "contact": ann,
+            "timestamp": "2026-11-04T10:00:00Z",
+            "params": {"page": "/shoes", "n": 3},
+        },
     ]
     assert all(r["status"] == "accepted" for r in (await api.send({"batch": batch}))["results"])
     return api
@@ -51,8 +77,9 @@ async def test_events_are_searchable(history, query, ids):
 
 
 async def test_contact_id_filter_matches_the_contact(history):
-    [ann] = (await (await history.get("/api/v1/contacts",
-                                       params={"email": "ann@example.com"})).json())["contacts"]
+    [ann] = (
+        await (await history.get("/api/v1/contacts", params={"email": "ann@example.com"})).json()
+    )["contacts"]
     assert [e["id"] for e in await history.events(contact_id=str(ann["id"]))] == ["v3", "b1", "v1"]
 
 
@@ -69,8 +96,9 @@ async def test_pages_follow_the_cursor_without_gaps_or_repeats(history):
 
 
 async def test_a_contacts_timeline_is_oldest_first(history):
-    [ann] = (await (await history.get("/api/v1/contacts",
-                                       params={"email": "ann@example.com"})).json())["contacts"]
+    [ann] = (
+        await (await history.get("/api/v1/contacts", params={"email": "ann@example.com"})).json()
+    )["contacts"]
     timeline = await (await history.get(f"/api/v1/contacts/{ann['id']}/events")).json()
     assert [e["id"] for e in timeline["events"]] == ["v1", "b1", "v3"]
     missing = await history.get("/api/v1/contacts/99999/events")
@@ -78,11 +106,15 @@ async def test_a_contacts_timeline_is_oldest_first(history):
 
 
 async def test_contacts_upsert_merges_identifiers_and_attributes(api):
-    first = await (await api.post("/api/v1/contacts",
-                                  {"email": "c@d.e", "attributes": {"tier": "gold"}})).json()
-    second = await (await api.post("/api/v1/contacts",
-                                   {"email": "C@D.E", "phone": "+100200300",
-                                    "attributes": {"city": "Oslo"}})).json()
+    first = await (
+        await api.post("/api/v1/contacts", {"email": "c@d.e", "attributes": {"tier": "gold"}})
+    ).json()
+    second = await (
+        await api.post(
+            "/api/v1/contacts",
+            {"email": "C@D.E", "phone": "+100200300", "attributes": {"city": "Oslo"}},
+        )
+    ).json()
     assert second["id"] == first["id"]
     assert second["phone"] == "+100200300"
     assert second["attributes"] == {"tier": "gold", "city": "Oslo"}
@@ -94,7 +126,9 @@ async def test_contacts_upsert_merges_identifiers_and_attributes(api):
     assert other["id"] != first["id"]
 
 
-@pytest.mark.parametrize("body", [{}, {"email": "no-at-sign"}, {"email": "a@b", "attributes": 3}, []])
+@pytest.mark.parametrize(
+    "body", [{}, {"email": "no-at-sign"}, {"email": "a@b", "attributes": 3}, []]
+)
 async def test_a_bad_contact_is_400(api, body):
     response = await api.post("/api/v1/contacts", body)
     assert response.status == 400

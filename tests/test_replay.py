@@ -5,8 +5,13 @@ from __future__ import annotations
 
 async def test_a_failed_event_replays_after_the_definition_gains_the_field(api):
     await api.define("signup", [{"code": "plan", "type": "integer"}])
-    body = {"event": "signup", "id": "s-1", "contact": {"email": "a@b.c"},
-            "timestamp": "2026-11-20T08:00:00Z", "params": {"plan": "gold"}}
+    body = {
+        "event": "signup",
+        "id": "s-1",
+        "contact": {"email": "a@b.c"},
+        "timestamp": "2026-11-20T08:00:00Z",
+        "params": {"plan": "gold"},
+    }
     failed_id = (await api.send(body, expect=422))["results"][0]["id"]
 
     still_bad = await api.post("/api/v1/failed-events/replay", {"ids": [failed_id]})
@@ -15,7 +20,9 @@ async def test_a_failed_event_replays_after_the_definition_gains_the_field(api):
     assert result["errors"][0]["code"] == "invalid_type"
     assert [f["id"] for f in await api.failed()] == [failed_id]  # still listed, once
 
-    await api.put("/api/v1/event-definitions/signup", {"fields": [{"code": "plan", "type": "text"}]})
+    await api.put(
+        "/api/v1/event-definitions/signup", {"fields": [{"code": "plan", "type": "text"}]}
+    )
     response = await api.post("/api/v1/failed-events/replay", {"ids": [failed_id, "no-such-id"]})
     results = (await response.json())["results"]
     assert results[0] == {"id": failed_id, "status": "accepted", "event_id": "s-1"}
@@ -30,8 +37,9 @@ async def test_a_failed_event_replays_after_the_definition_gains_the_field(api):
 
 
 async def test_an_unknown_event_replays_once_it_is_defined(api):
-    failed_id = (await api.send({"event": "later", "contact": {"email": "a@b.c"}},
-                                expect=422))["results"][0]["id"]
+    failed_id = (await api.send({"event": "later", "contact": {"email": "a@b.c"}}, expect=422))[
+        "results"
+    ][0]["id"]
     await api.define("later")
     response = await api.post("/api/v1/failed-events/replay", {"ids": [failed_id]})
     assert (await response.json())["results"][0]["status"] == "accepted"
@@ -52,8 +60,9 @@ async def test_failed_events_are_searchable_by_reason_event_and_time(api):
     first = await api.get("/api/v1/failed-events", params={"limit": "2"})
     page = await first.json()
     assert len(page["failed_events"]) == 2 and page["next"]
-    rest = await (await api.get("/api/v1/failed-events",
-                                params={"limit": "2", "cursor": page["next"]})).json()
+    rest = await (
+        await api.get("/api/v1/failed-events", params={"limit": "2", "cursor": page["next"]})
+    ).json()
     assert len(rest["failed_events"]) == 1 and rest["next"] is None
     ids = {f["id"] for f in page["failed_events"] + rest["failed_events"]}
     assert len(ids) == 3

@@ -37,9 +37,20 @@ async def test_an_acknowledged_event_is_visible_to_another_connection_at_once(ap
 
 
 def _event() -> NewEvent:
-    return NewEvent(id=new_id(), event="tick", ts=1, received_at=1, contact=None,
-                    session_id=None, params={}, context={}, version=1, source="api",
-                    api_inserted=True, api_verified=False)
+    return NewEvent(
+        id=new_id(),
+        event="tick",
+        ts=1,
+        received_at=1,
+        contact=None,
+        session_id=None,
+        params={},
+        context={},
+        version=1,
+        source="api",
+        api_inserted=True,
+        api_verified=False,
+    )
 
 
 async def test_stopping_the_writer_drains_what_was_queued(tmp_path):

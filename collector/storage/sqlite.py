@@ -8,9 +8,11 @@ every commit durable: the group-commit writer pays one fsync per batch, not per 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterable
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 import aiosqlite
 
@@ -72,7 +74,9 @@ class SQLiteStorage:
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"""
         )
-        done = {row[0] for row in await db.execute_fetchall("SELECT version FROM schema_migrations")}
+        done = {
+            row[0] for row in await db.execute_fetchall("SELECT version FROM schema_migrations")
+        }
         folder = resources.files("collector.storage").joinpath("migrations", "sqlite")
         for item in sorted(folder.iterdir(), key=lambda p: p.name):
             if not item.name.endswith(".sql"):
@@ -90,14 +94,14 @@ class SQLiteStorage:
                     for statement in _statements(item.read_text()):
                         await db.execute(statement)
                     await db.execute(
-                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        """INSERT INTO schema_migrations (version, name, applied_at)
+                           VALUES (?, ?, ?)""",
                         (version, item.name, now_us()),
                     )
                 await db.execute("COMMIT")
             except BaseException:
                 await db.execute("ROLLBACK")
                 raise
-
 
     # -- settings ------------------------------------------------------------------------
 
@@ -415,9 +419,7 @@ class SQLiteStorage:
     async def existing_contact_ids(self, ids: list[int]) -> set[int]:
         found: set[int] = set()
         for chunk in _chunks(sorted(set(ids))):
-            rows = await self._read(
-                f"SELECT id FROM contacts WHERE id IN ({_marks(chunk)})", chunk
-            )
+            rows = await self._read(f"SELECT id FROM contacts WHERE id IN ({_marks(chunk)})", chunk)
             found.update(row[0] for row in rows)
         return found
 
@@ -565,10 +567,8 @@ def _event_json(row: aiosqlite.Row) -> dict[str, Any]:
 
 def _failed_json(row: aiosqlite.Row) -> dict[str, Any]:
     payload: Any = row["payload"]
-    try:
+    with contextlib.suppress(ValueError):  # else kept as the raw text it arrived as
         payload = json.loads(payload)
-    except ValueError:
-        pass  # kept as the raw text it arrived as
     out = {
         "id": row["id"],
         "received_at": format_us(row["received_at"]),
@@ -579,7 +579,7 @@ def _failed_json(row: aiosqlite.Row) -> dict[str, Any]:
         "door": row["door"],
         "_page": (row["received_at"], row["seq"]),
     }
-    if "replayed_at" in row.keys():
+    if "replayed_at" in row.keys():  # noqa: SIM118 (sqlite3.Row has no __contains__)
         out["replayed_at"] = format_us(row["replayed_at"])
     return out
 

@@ -53,4 +53,3 @@ async def replay_failed(request: web.Request) -> web.Response:
         raise BadRequest("at most 500 ids in one replay", code="too_many_events")
     source = {"endpoint": request.path, "key": key.name}
     return web.json_response({"results": await request.app[PIPELINE].replay(ids, key, source)})
-
