@@ -13,20 +13,21 @@ from typing import Any
 
 from collector.contacts import contact_ref
 from collector.model import IncomingEvent, Reason
-from collector.timeutil import parse_time_us
+from collector.timeutil import now_us, parse_time_us
+from collector.webcontext import web_context
 
 _MAX_ID = 128
 
 
-def _read_id(item: dict[str, Any], event: IncomingEvent) -> None:
-    value = item.get("id")
+def _read_id(item: dict[str, Any], event: IncomingEvent, name: str = "id") -> None:
+    value = item.get(name)
     if value is None:
         return
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not 0 < len(value) <= _MAX_ID:
         event.reasons.append(
-            Reason("invalid_type", "id", f"an event id is a string of 1 to {_MAX_ID} characters")
+            Reason("invalid_type", name, f"an event id is a string of 1 to {_MAX_ID} characters")
         )
         return
     event.id = value
@@ -74,7 +75,44 @@ def native(item: Any, raw: str) -> IncomingEvent:
     return event
 
 
-ADAPTERS: dict[str, Callable[[Any, str], IncomingEvent]] = {"api": native}
+def _ms(value: Any) -> int | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return int(value * 1000) if ok and 0 < value < 1e14 else None
+
+
+def beacon(item: Any, raw: str) -> IncomingEvent:
+    """A browser event from the tracker: `{i, n, t, p, u, c}` with the request's own facts
+    merged in by the collect endpoint (`s` session token, `st` send time, `ua`, `ip`).
+
+    The event time is the client's, corrected by the client clock's offset measured on
+    this very request (`st` against our receive time), and never later than receipt.
+    Identity claims (`u`) are the browser service's to judge, not the adapter's.
+    """
+    event = IncomingEvent(door="web", raw=raw, default_source="website")
+    if not isinstance(item, dict):
+        event.reasons.append(Reason("malformed", "", "an event is a JSON object"))
+        return event
+    received = now_us()
+    event.name = item.get("n")
+    _read_id(item, event, "i")
+    event.session = item.get("s")
+    event.params = item.get("p", {})
+    client_us, sent_us = _ms(item.get("t")), _ms(item.get("st"))
+    if client_us is not None:
+        offset = received - sent_us if sent_us is not None else 0
+        event.timestamp_us = min(client_us + offset, received)
+    ua, ip = item.get("ua"), item.get("ip")
+    event.context = web_context(
+        item.get("c"),
+        user_agent=ua if isinstance(ua, str) else "",
+        ip=ip if isinstance(ip, str) else None,
+        client_us=client_us,
+        server_us=received,
+    )
+    return event
+
+
+ADAPTERS: dict[str, Callable[[Any, str], IncomingEvent]] = {"api": native, "web": beacon}
 
 
 def read_again(door: str, payload: str) -> IncomingEvent:

@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from importlib import resources
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 
 from collector.appkeys import (
+    BROWSER,
     CONFIG,
     CONTACTS,
     DEFINITIONS,
     HISTORY,
+    IDENTITY,
     KEYRING,
     PIPELINE,
     SESSIONS,
     STORAGE,
     WRITER,
 )
+from collector.browser import Browser
 from collector.config import Config
 from collector.contacts import Contacts
 from collector.definitions import Definitions
 from collector.history import History
+from collector.identity import Identity
 from collector.keys import KeyRing
 from collector.pipeline import Pipeline
 from collector.secret import signing_secret
 from collector.sessions import SessionSigner
 from collector.storage import open_storage
-from collector.web import api_contacts, api_definitions, api_events, errors
+from collector.web import api_contacts, api_definitions, api_events, browser, errors
 from collector.writer import Writer
 
 
@@ -49,6 +56,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[KEYRING] = KeyRing(storage)
     app[HISTORY] = History(storage, definitions, contacts)
     app[PIPELINE] = Pipeline(storage, definitions, writer, sessions)
+    app[IDENTITY] = Identity(storage, sessions)
+    app[BROWSER] = Browser(app[KEYRING], sessions, app[PIPELINE], app[IDENTITY])
     try:
         yield
     finally:
@@ -63,7 +72,10 @@ async def create_app(config: Config) -> web.Application:
     )
     app[CONFIG] = config
     app.cleanup_ctx.append(_services)
-    for module in (api_definitions, api_events, api_contacts):
+    aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(str(resources.files("collector.templates")))
+    )
+    for module in (api_definitions, api_events, api_contacts, browser):
         app.router.add_routes(module.routes)
     app.router.add_get("/healthz", _health, name="health")
     return app

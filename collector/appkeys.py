@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from collector.browser import Browser
 from collector.config import Config
 from collector.contacts import Contacts
 from collector.definitions import Definitions
 from collector.history import History
+from collector.identity import Identity
 from collector.keys import KeyRing
 from collector.pipeline import Pipeline
 from collector.sessions import SessionSigner
@@ -23,3 +25,5 @@ KEYRING = web.AppKey("keyring", KeyRing)
 CONTACTS = web.AppKey("contacts", Contacts)
 SESSIONS = web.AppKey("sessions", SessionSigner)
 HISTORY = web.AppKey("history", History)
+IDENTITY = web.AppKey("identity", Identity)
+BROWSER = web.AppKey("browser", Browser)

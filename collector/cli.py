@@ -13,8 +13,8 @@ from aiohttp import web
 
 from collector.app import create_app
 from collector.config import Config, default_db_url
-from collector.errors import DomainError
-from collector.keys import create_key
+from collector.errors import BadRequest, DomainError
+from collector.keys import KeyRing, create_key
 from collector.storage import Storage, open_storage
 from collector.users import create_user
 
@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-write", help="identifiers this key may write by (default: all)"
     )
     key_create.add_argument("--require-identity-hash", action="store_true")
+    secret = keys.add_parser(
+        "identity-secret", parents=[common], help="print a site key's identity-hash secret"
+    )
+    secret.add_argument("site_key")
     return parser
 
 
@@ -69,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "users":
             return _with_storage(args.db, lambda s: _create_user(s, args))
+        if args.command == "keys" and args.action == "identity-secret":
+            return _with_storage(args.db, lambda s: _identity_secret(s, args.site_key))
         if args.command == "keys":
             return _with_storage(args.db, lambda s: _create_key(s, args))
     except (DomainError, ValueError, NotImplementedError) as exc:
@@ -116,3 +122,11 @@ async def _create_key(storage: Storage, args: argparse.Namespace) -> None:
     )
     print(f"created {args.kind} key {args.name!r}; it is shown only this once:")
     print(token)
+
+
+async def _identity_secret(storage: Storage, site_key: str) -> None:
+    key = await KeyRing(storage).lookup(site_key)
+    if key is None or key.kind != "site":
+        raise BadRequest("no site key like that")
+    print(f"identity secret of site key {key.name!r} (HMAC-SHA256 key for identity hashes):")
+    print(key.identity_secret)

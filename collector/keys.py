@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from collector.errors import BadRequest, Forbidden, Unauthorized
 from collector.model import IDENTIFIERS, SCOPES_OF_KEYS, ApiKey
@@ -18,6 +19,16 @@ from collector.storage import Storage
 
 _PREFIX = {"server": "ek_sk_", "site": "ek_pk_"}
 _CACHE_SECONDS = 10.0
+
+
+def origin_of(url: str | None) -> str | None:
+    """`scheme://host[:port]` of a URL, lower-cased; None when it has none."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def hash_key(token: str) -> str:
@@ -50,6 +61,9 @@ async def create_key(
     if kind not in _PREFIX:
         raise BadRequest("kind is server or site")
     if kind == "site":
+        allowed = tuple(origin_of(o) for o in origins)
+        if not allowed or None in allowed:
+            raise BadRequest("a site key needs --origin URL(s) such as https://shop.example")
         key = ApiKey(
             id=0,
             name=name,
@@ -57,7 +71,7 @@ async def create_key(
             scopes=frozenset({"events:write"}),
             allow_read=frozenset(),
             allow_write=frozenset(IDENTIFIERS),
-            origins=tuple(o.rstrip("/") for o in origins),
+            origins=allowed,  # type: ignore[arg-type]
             require_identity_hash=require_identity_hash,
             identity_secret=secrets.token_hex(32),
         )

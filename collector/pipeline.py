@@ -52,12 +52,20 @@ class Pipeline:
         items = [await self._decide(e, received, source, known) for e in events]
         return await self.writer.write(items)
 
-    async def reject(self, door: str, raw: str, reason: Reason, source: dict[str, Any]) -> None:
-        """Keep a body that could not be read as events at all (malformed, too large)."""
+    async def reject(
+        self,
+        door: str,
+        raw: str,
+        reason: Reason,
+        source: dict[str, Any],
+        event: str | None = None,
+    ) -> None:
+        """Keep what could not become an event at all (a malformed or too large body, a
+        refused identify) as a failed event."""
         failure = NewFailure(
             id=new_id(),
             received_at=now_us(),
-            event=None,
+            event=event,
             door=door,
             source=source,
             reasons=[reason],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from collector.model import ApiKey, Definition, NewEvent, NewFailure, Outcome
+from collector.model import ApiKey, ContactRef, Definition, NewEvent, NewFailure, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,10 @@ class Storage(Protocol):
 
     # the write path
     async def write_batch(self, items: list[NewEvent | NewFailure]) -> list[Outcome]: ...
+
+    async def identify(
+        self, session_id: str, ref: ContactRef, verified: bool
+    ) -> tuple[int, int] | None: ...
 
     # reads
     async def search_events(self, query: EventQuery) -> list[dict[str, Any]]: ...

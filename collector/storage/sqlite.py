@@ -255,6 +255,11 @@ class SQLiteStorage:
         failures = [(i, it) for i, it in enumerate(items) if isinstance(it, NewFailure)]
         async with _Tx(self) as db:
             contact_ids = await self._contact_ids(db, [e.contact for _, e in events if e.contact])
+            # Resolved inside the transaction, so an identify committed just before this
+            # batch sends the session's events straight to the contact.
+            links = await self._session_links(
+                db, [e.session_id for _, e in events if e.session_id and not e.contact]
+            )
             taken = await self._existing_event_ids(db, [e.id for _, e in events])
             rows = []
             for i, e in events:
@@ -262,7 +267,11 @@ class SQLiteStorage:
                     outcomes[i] = Outcome("duplicate", e.id)
                     continue
                 taken.add(e.id)
-                rows.append(_event_row(e, contact_ids.get(e.contact) if e.contact else None))
+                if e.contact:
+                    contact_id, verified = contact_ids[e.contact], e.api_verified
+                else:
+                    contact_id, verified = links.get(e.session_id, (None, e.api_verified))
+                rows.append(_event_row(e, contact_id, verified))
                 outcomes[i] = Outcome("accepted", e.id)
             if rows:
                 await db.executemany(
@@ -332,6 +341,49 @@ class SQLiteStorage:
             if ref.kind == "contact_id":
                 found[ref] = int(ref.value)
         return found
+
+    async def _session_links(
+        self, db: aiosqlite.Connection, session_ids: list[str | None]
+    ) -> dict[str | None, tuple[int, bool]]:
+        links: dict[str | None, tuple[int, bool]] = {}
+        for chunk in _chunks(sorted({s for s in session_ids if s})):
+            rows = await db.execute_fetchall(
+                f"SELECT id, contact_id, verified FROM sessions WHERE id IN ({_marks(chunk)})",
+                chunk,
+            )
+            links.update((row[0], (row[1], bool(row[2]))) for row in rows)
+        return links
+
+    async def identify(
+        self, session_id: str, ref: ContactRef, verified: bool
+    ) -> tuple[int, int] | None:
+        """Link a session to a contact and backfill the session's anonymous events into the
+        contact's history; (contact id, events backfilled), or None for an unknown id."""
+        async with _Tx(self) as db:
+            if ref.kind == "contact_id":
+                rows = await db.execute_fetchall(
+                    "SELECT id FROM contacts WHERE id = ?", (int(ref.value),)
+                )
+                if not rows:
+                    return None
+                contact_id = rows[0][0]
+            else:
+                contact_id = (await self._contact_ids(db, [ref]))[ref]
+            await db.execute(
+                """INSERT INTO sessions (id, contact_id, verified, identified_at)
+                   VALUES (?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id,
+                       verified = excluded.verified, identified_at = excluded.identified_at""",
+                (session_id, contact_id, int(verified), now_us()),
+            )
+            # Only anonymous events move: those already attributed to a contact stay with
+            # it, so a shared computer never merges two people's histories.
+            cursor = await db.execute(
+                """UPDATE events SET contact_id = ?, backfilled = 1, api_verified = ?
+                   WHERE session_id = ? AND contact_id IS NULL""",
+                (contact_id, int(verified), session_id),
+            )
+        return contact_id, cursor.rowcount
 
     async def _existing_event_ids(self, db: aiosqlite.Connection, ids: list[str]) -> set[str]:
         taken: set[str] = set()
@@ -529,7 +581,7 @@ def _definition(row: aiosqlite.Row) -> Definition:
     )
 
 
-def _event_row(e: NewEvent, contact_id: int | None) -> tuple[Any, ...]:
+def _event_row(e: NewEvent, contact_id: int | None, verified: bool) -> tuple[Any, ...]:
     return (
         e.id,
         e.event,
@@ -542,7 +594,7 @@ def _event_row(e: NewEvent, contact_id: int | None) -> tuple[Any, ...]:
         e.version,
         e.source,
         int(e.api_inserted),
-        int(e.api_verified),
+        int(verified),
     )
 
 

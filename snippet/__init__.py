@@ -1,0 +1,1 @@
+"""The browser tracker sources; shipped inside the wheel as the collector.snippet package."""
