@@ -84,12 +84,12 @@
     return new Blob([s]).size;
   }
 
-  /* Time first, so ids sort roughly by creation; then 64 random bits. Fixed-width parts
-     keep two different ids from ever reading the same. */
+  /* Time first, so ids sort roughly by creation; then 64 random bits (Math.random only
+     where Web Crypto is missing). Fixed-width parts: two different ids never read alike. */
   function uid() {
     var c = w.crypto, a = new Uint32Array(2);
     a = c && c.getRandomValues ? c.getRandomValues(a) : a.map(() => Math.random() * 4294967296);
-    return Date.now().toString(36) + Array.from(a, (x) => ('000000' + x.toString(36)).slice(-7)).join('');
+    return Date.now().toString(36) + Array.from(a, (x) => x.toString(36).padStart(7, '0')).join('');
   }
 
   function context() {
@@ -209,30 +209,32 @@
     }
   }
 
-  /* Params of a no-code rule, read from the element that matched (or the document for
-     page rules). A param that cannot be read is left out, and the server decides
+  /* How a no-code rule reads one param: (spec, element) -> value, null when missing. */
+  var READERS = {
+    const: (s) => s.value,
+    query: (s) => new URLSearchParams(loc.search).get(s.name),
+    attr: (s, el) => el.getAttribute(s.name),
+    data: (s, el) => el.getAttribute('data-' + s.name),
+    text: (s, el) => {
+      var x = s.selector ? el.querySelector(s.selector) : el;
+      return x && x.textContent.trim();
+    },
+    field: (s, el) => {
+      /* el.form also finds fields tied to a form by their form= attribute; closest()
+         includes the element itself, so a form finds itself. */
+      var f = el.form || el.closest('form'), x = f ? f.elements[s.name] : el.name === s.name ? el : null;
+      return x && (x.type === 'checkbox' ? x.checked : x.value);
+    }
+  };
+
+  /* Params of a no-code rule, read from the element that matched (the document element
+     for page rules). A param that cannot be read is left out; the server decides
      whether the event is still valid. */
   function read(map, el) {
-    var res = {}, k;
+    var res = {}, k, v;
     for (k in map) {
       try {
-        var s = map[k], n = s.name, f = s.from, v = null, x;
-        if (f === 'const') {
-          v = s.value;
-        } else if (f === 'query') {
-          v = new URLSearchParams(loc.search).get(n);
-        } else if (f === 'attr' || f === 'data') {
-          v = el.getAttribute(f === 'data' ? 'data-' + n : n);
-        } else if (f === 'text') {
-          x = s.selector ? el.querySelector(s.selector) : el;
-          v = x && x.textContent.trim();
-        } else if (f === 'field') {
-          /* el.form also finds fields tied to a form by their form= attribute; closest()
-             includes the element itself, so a form finds itself. */
-          x = el.form || el.closest('form');
-          x = x ? x.elements[n] : el.name === n ? el : null;
-          v = x && (x.type === 'checkbox' ? x.checked : x.value);
-        }
+        v = READERS[map[k].from](map[k], el);
         if (v != null) res[k] = v;
       } catch (e) {
         warn(e);
