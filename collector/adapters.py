@@ -7,10 +7,10 @@ along as reasons, so the event still reaches the pipeline and is kept as a failu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+from collector import jsonwire
 from collector.contacts import contact_ref
 from collector.model import IncomingEvent, Reason
 from collector.timeutil import now_us, parse_time_us
@@ -118,9 +118,9 @@ ADAPTERS: dict[str, Callable[[Any, str], IncomingEvent]] = {"api": native, "web"
 def read_again(door: str, payload: str) -> IncomingEvent:
     """A stored failure's payload read once more by the adapter it first came through."""
     try:
-        item = json.loads(payload)
-    except ValueError:
+        item = jsonwire.loads(payload)
+    except ValueError as exc:
         event = IncomingEvent(door=door, raw=payload)
-        event.reasons.append(Reason("malformed", "", "the body is not valid JSON"))
+        event.reasons.append(Reason("malformed", "", str(exc)))
         return event
     return ADAPTERS.get(door, native)(item, payload)

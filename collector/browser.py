@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from collector import jsonwire
 from collector.adapters import beacon
 from collector.errors import BadRequest, DomainError, Forbidden, Unauthorized
 from collector.identity import Identity, read_browser_claims
@@ -73,9 +74,9 @@ class Browser:
 
     async def collect(self, raw: bytes, visit: Visit) -> Collected:
         try:
-            body = json.loads(raw)
-        except ValueError:
-            raise BadRequest("the body is not valid JSON", code="malformed_json") from None
+            body = jsonwire.loads(jsonwire.decode_body(raw))
+        except ValueError as exc:
+            raise BadRequest(str(exc), code="malformed_json") from None
         if not isinstance(body, dict) or not isinstance(body.get("e"), list):
             raise BadRequest("send {k: site key, s: session, e: [events]}", code="malformed")
         key = await self.site_key(body.get("k"), visit.origin)

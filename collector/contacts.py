@@ -23,9 +23,9 @@ def normalize(kind: str, value: Any) -> str | int:
     if kind == "contact_id":
         if isinstance(value, bool):
             raise ValueError("a contact id is a positive integer")
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
             value = int(value)
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or not 1 <= value < 2**63:
             raise ValueError("a contact id is a positive integer")
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and kind != "email":

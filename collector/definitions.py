@@ -41,7 +41,7 @@ def parse_definition(
 
     if not isinstance(body, dict):
         raise DefinitionError("a definition is a JSON object")
-    if not isinstance(name, str) or not EVENT_NAME.match(name):
+    if not isinstance(name, str) or not EVENT_NAME.fullmatch(name):
         bad("name", "event names match ^[a-z][a-z0-9_-]{0,63}$")
     title = body.get("title") or name
     if not isinstance(title, str) or len(title) > 200:
@@ -95,7 +95,7 @@ def _parse_fields(raw: Any, previous: Definition | None, bad: Any) -> tuple[Fiel
             continue
         code, type_ = item.get("code"), item.get("type", "text")
         label, required = item.get("label", ""), item.get("required", False)
-        if not isinstance(code, str) or not FIELD_CODE.match(code):
+        if not isinstance(code, str) or not FIELD_CODE.fullmatch(code):
             bad(f"{path}.code", "field codes match ^[a-z_][a-z0-9_]*$ (no hyphens)")
             continue
         if code in seen:
@@ -166,18 +166,39 @@ class Definitions:
             await self._save(definition, previous)
         return definition
 
-    async def add_fields(self, name: str, fields: dict[str, Field]) -> Definition:
-        """Auto-create or widen fields first seen in traffic; a new version like any edit."""
+    async def add_fields(self, name: str, fields: dict[str, Field]) -> Definition | None:
+        """Auto-create (or widen) fields first seen in traffic, as a new version like any
+        edit. Fields an operator defined meanwhile win. None when the definition is gone
+        or hidden: the event that brought the fields must then fail as hidden."""
         async with self._lock:
-            previous = await self._fresh(name)
-            if all(previous.by_code.get(code) == f for code, f in fields.items()):
-                return previous  # another event added them while this one waited
-            pending = dict(fields)
-            merged = [pending.pop(f.code, f) for f in previous.fields]
-            merged.extend(pending.values())
-            definition = replace(previous, fields=tuple(merged), version=previous.version + 1)
-            await self._save(definition, previous)
-        return definition
+            previous = await self.storage.get_definition(name)
+            if previous is None or previous.hidden:
+                return None
+            changes = {}
+            for code, field in fields.items():
+                now = previous.by_code.get(code)
+                widening = now is not None and now.auto_created and now.type == "integer"
+                if now is None or (widening and field.type == "decimal"):
+                    changes[code] = field
+            if changes:
+                merged = [changes.pop(f.code, f) for f in previous.fields]
+                merged.extend(changes.values())
+                fresh = replace(previous, fields=tuple(merged), version=previous.version + 1)
+                await self._save(fresh, previous)
+                previous = fresh
+            self._current[name] = previous
+        return previous
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Reload the cache when another process changed a definition (a version check)."""
+        stamp = await self.storage.definitions_stamp()
+        while True:
+            await asyncio.sleep(interval)
+            fresh = await self.storage.definitions_stamp()
+            if fresh != stamp:
+                stamp = fresh
+                async with self._lock:
+                    await self.load()
 
     async def hide(self, name: str) -> Definition:
         async with self._lock:

@@ -55,6 +55,11 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class Unavailable(DomainError):
+    status = 503
+    code = "unavailable"
+
+
 class Unprocessable(DomainError):
     status = 422
     code = "invalid"

@@ -87,7 +87,7 @@ class History:
 
     def _param_filter(self, code: str, value: str, event: str | None) -> tuple[str, Any]:
         """A `param.<code>=value` filter, the value typed as the field is (text otherwise)."""
-        if not FIELD_CODE.match(code):
+        if not FIELD_CODE.fullmatch(code):
             raise BadRequest(
                 f"param.{code}: parameter names match ^[a-z_][a-z0-9_]*$", code="invalid_query"
             )

@@ -17,7 +17,7 @@ def parse_limit(query: Mapping[str, str]) -> int:
     text = query.get("limit")
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
         raise BadRequest(f"limit is an integer from 1 to {MAX_LIMIT}", code="invalid_query")
     return int(text)
 
@@ -28,8 +28,11 @@ def parse_cursor(query: Mapping[str, str]) -> Page | None:
         return None
     try:
         key, seq = base64.urlsafe_b64decode(text.encode() + b"==").decode().split(".")
-        return Page(int(key), int(seq))
-    except (ValueError, UnicodeDecodeError):
+        page = Page(int(key), int(seq))
+        if not (-(2**63) <= page.key < 2**63 and 0 <= page.seq < 2**63):
+            raise ValueError
+        return page
+    except (ValueError, UnicodeError):
         raise BadRequest("cursor is not one this server handed out", code="invalid_query") from None
 
 

@@ -159,6 +159,19 @@ class Pipeline:
                 )
             checked = check_params(definition, params)
             reasons.extend(checked.reasons)
+            if not reasons and checked.new_fields:
+                # The new fields become a new version; check again against that version
+                # (an operator may have defined one of them differently meanwhile).
+                definition = await self.definitions.add_fields(name, checked.new_fields)
+                if definition is None:
+                    reasons.append(Reason("hidden_event", "event", f"{name} is hidden"))
+                else:
+                    checked = check_params(definition, params)
+                    reasons.extend(checked.reasons)
+                    if checked.new_fields:
+                        reasons.append(
+                            Reason("definition_changed", "params", "try again: it changed")
+                        )
 
         if reasons or definition is None or checked is None:
             return NewFailure(
@@ -171,8 +184,6 @@ class Pipeline:
                 payload=e.raw,
                 failed_id=e.failed_id,
             )
-        if checked.new_fields:
-            definition = await self.definitions.add_fields(definition.name, checked.new_fields)
         return NewEvent(
             id=e.id or new_id(),
             event=definition.name,

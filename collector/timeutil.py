@@ -23,23 +23,23 @@ def now_us() -> int:
 
 
 def looks_like_date(value: str) -> bool:
-    return bool(_DATE.match(value))
+    return bool(_DATE.fullmatch(value))
 
 
 def looks_like_datetime(value: str) -> bool:
-    return bool(_DATETIME.match(value))
+    return bool(_DATETIME.fullmatch(value))
 
 
 def parse_date(value: str) -> date:
     """`YYYY-MM-DD` only; raises ValueError otherwise."""
-    if not _DATE.match(value):
+    if not _DATE.fullmatch(value):
         raise ValueError("expected a date as YYYY-MM-DD")
     return date.fromisoformat(value)
 
 
 def parse_datetime(value: str) -> datetime:
     """ISO-8601 or `YYYY-MM-DD HH:MM:SS`; a missing zone is UTC. Raises ValueError."""
-    if not _DATETIME.match(value):
+    if not _DATETIME.fullmatch(value):
         raise ValueError("expected an ISO-8601 time such as 2026-11-24T10:00:00Z")
     text = value.replace("z", "Z").replace("Z", "+00:00")
     if "." in text:  # Python takes at most 6 fractional digits
@@ -49,12 +49,15 @@ def parse_datetime(value: str) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # the zone pushes it past year 1 or 9999
+        raise ValueError("that time is out of range") from None
 
 
 def parse_time_us(value: str) -> int:
     """A wire time (or a bare date, read as its midnight UTC) as epoch microseconds."""
-    if _DATE.match(value):
+    if _DATE.fullmatch(value):
         value += "T00:00:00Z"
     return to_us(parse_datetime(value))
 
@@ -76,7 +79,8 @@ def format_us(us: int | None) -> str | None:
 
 
 def format_datetime(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}".rstrip("0") + "Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    m = moment.astimezone(UTC)
+    text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+    if m.microsecond:
+        text += "." + f"{m.microsecond:06d}".rstrip("0")
+    return text + "Z"

@@ -153,7 +153,7 @@ def check_params(definition: Definition, params: dict[str, Any]) -> Checked:
             continue
         known = definition.by_code.get(code)
         if known is None:
-            if not isinstance(code, str) or not FIELD_CODE.match(code):
+            if not isinstance(code, str) or not FIELD_CODE.fullmatch(code):
                 out.reasons.append(
                     Reason("invalid_param", path, "parameter names match ^[a-z_][a-z0-9_]*$")
                 )

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from collector.errors import Unavailable
 from collector.model import NewEvent, NewFailure, Outcome
 from collector.storage import Storage
 
@@ -24,8 +25,10 @@ class _Job:
     done: asyncio.Future[list[Outcome]]
 
 
-class WriterStopped(RuntimeError):
-    """The writer is shutting down and takes no more work."""
+class WriterStopped(Unavailable):
+    """The writer is shutting down and takes no more work (503: the client retries)."""
+
+    code = "shutting_down"
 
 
 class Writer:
@@ -79,11 +82,16 @@ class Writer:
         items = [item for job in jobs for item in job.items]
         try:
             outcomes = await self.storage.write_batch(items)
-        except Exception as exc:  # the whole batch rolled back: nobody is acknowledged
+        except Exception as exc:
+            # The batch rolled back, so nobody is acknowledged. One request's bad item must
+            # not fail its neighbours: write each request alone, and fail only the culprit.
+            if len(jobs) > 1:
+                for job in jobs:
+                    await self._commit([job])
+                return
             log.exception("writing a batch of %d items failed", len(items))
-            for job in jobs:
-                if not job.done.done():
-                    job.done.set_exception(exc)
+            if not jobs[0].done.done():
+                jobs[0].done.set_exception(exc)
             return
         self.batches += 1
         start = 0

@@ -110,7 +110,7 @@
     if (buf.length >= BATCH_MAX) {
       flush();
     } else if (!batchTimer) {
-      batchTimer = setTimeout(safe(flush), BATCH_MS);
+      batchTimer = setTimeout(safe(() => flush()), BATCH_MS);
     }
   }
 
@@ -135,9 +135,11 @@
     return out.slice(0, n);
   }
 
-  /* The token is read for every request so that one tab picks up another tab's session. */
+  /* The token is read for every request so that one tab picks up another tab's session.
+     st (send time) lets the server correct event times for this client's clock skew,
+     measured on the very request, even for events retried long after they were made. */
   function body(evs) {
-    return JSON.stringify({k: cfg.k, s: get(S_KEY) || null, e: evs});
+    return JSON.stringify({k: cfg.k, s: get(S_KEY) || null, st: Date.now(), e: evs});
   }
 
   /* text/plain keeps the request "simple": no CORS preflight. keepalive lets it outlive
@@ -266,7 +268,7 @@
 
   /* One capturing listener on the document per DOM event type: it sees elements added
      later, and page handlers that stop propagation cannot hide events from it. */
-  function domRules(ev) {
+  function onDomEvent(ev) {
     var t = ev.target;
     runRules((tr) => tr.on === ev.type && t.closest && t.closest(tr.selector));
   }
@@ -301,7 +303,7 @@
     api.q = [];
 
     if (rules.length) {
-      ['click', 'submit', 'change'].forEach((on) => d.addEventListener(on, safe(domRules), true));
+      ['click', 'submit', 'change'].forEach((on) => d.addEventListener(on, safe(onDomEvent), true));
     }
     if (autoPv || rules.length) {
       var onNav = safe(() => navigated());

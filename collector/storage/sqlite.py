@@ -231,6 +231,10 @@ class SQLiteStorage:
             )
         return True
 
+    async def definitions_stamp(self) -> tuple[int, int]:
+        rows = await self._read("SELECT count(*), coalesce(max(updated_at), 0) FROM definitions")
+        return rows[0][0], rows[0][1]
+
     async def hide_definition(self, name: str) -> bool:
         async with _Tx(self) as db:
             cursor = await db.execute(
@@ -261,9 +265,21 @@ class SQLiteStorage:
                 db, [e.session_id for _, e in events if e.session_id and not e.contact]
             )
             taken = await self._existing_event_ids(db, [e.id for _, e in events])
+            # A replay claims its failure inside the transaction, so two concurrent
+            # replays of one failure store one event.
+            lost_claims = set()
+            for _, e in events:
+                if e.failed_id:
+                    cursor = await db.execute(
+                        """UPDATE failed_events SET replayed_at = ?, replayed_as = ?
+                           WHERE id = ? AND replayed_at IS NULL""",
+                        (now_us(), e.id, e.failed_id),
+                    )
+                    if cursor.rowcount != 1:
+                        lost_claims.add(e.failed_id)
             rows = []
             for i, e in events:
-                if e.id in taken:
+                if e.id in taken or e.failed_id in lost_claims:
                     outcomes[i] = Outcome("duplicate", e.id)
                     continue
                 taken.add(e.id)
@@ -279,12 +295,6 @@ class SQLiteStorage:
                            params, context, version, source, api_inserted, api_verified)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     rows,
-                )
-            replayed = [(now_us(), e.id, e.failed_id) for _, e in events if e.failed_id]
-            if replayed:
-                await db.executemany(
-                    "UPDATE failed_events SET replayed_at = ?, replayed_as = ? WHERE id = ?",
-                    replayed,
                 )
             new_failures = [f for _, f in failures if not f.failed_id]
             if new_failures:
@@ -307,7 +317,7 @@ class SQLiteStorage:
             failed_again = [f for _, f in failures if f.failed_id]
             if failed_again:
                 await db.executemany(
-                    "UPDATE failed_events SET reasons = ? WHERE id = ?",
+                    "UPDATE failed_events SET reasons = ? WHERE id = ? AND replayed_at IS NULL",
                     [(dumps([r.as_json() for r in f.reasons]), f.failed_id) for f in failed_again],
                 )
         for i, f in failures:
@@ -555,9 +565,21 @@ class _Tx:
         db = self.storage._w
         assert db is not None
         try:
-            await db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            if exc_type is None:
+                try:
+                    await db.execute("COMMIT")
+                except BaseException:
+                    await _rollback_quietly(db)  # never leave the connection in a transaction
+                    raise
+            else:
+                await _rollback_quietly(db)
         finally:
             self.storage._write_lock.release()
+
+
+async def _rollback_quietly(db: aiosqlite.Connection) -> None:
+    if db.in_transaction:
+        await db.execute("ROLLBACK")
 
 
 def _statements(script: str) -> list[str]:

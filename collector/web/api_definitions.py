@@ -30,7 +30,7 @@ async def list_(request: web.Request) -> web.Response:
 async def get(request: web.Request) -> web.Response:
     await request.app[KEYRING].server_key(presented_key(request), "events:read")
     version = request.query.get("version")
-    if version is not None and not version.isdigit():
+    if version is not None and not (version.isascii() and version.isdigit() and len(version) < 10):
         raise BadRequest("version is a positive integer", code="invalid_query")
     definition = await request.app[DEFINITIONS].get(
         request.match_info["name"], int(version) if version else None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from aiohttp import web
 
+from collector import jsonwire
 from collector.errors import BadRequest, PayloadTooLarge
 
 
@@ -60,6 +60,6 @@ async def json_body(request: web.Request, limit: int = 512 * 1024) -> Any:
     except BodyTooLarge:
         raise PayloadTooLarge(f"a request body is at most {limit} bytes") from None
     try:
-        return json.loads(raw)
+        return jsonwire.loads(jsonwire.decode_body(raw))
     except ValueError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from None
+        raise BadRequest(str(exc), code="malformed_json") from None

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from collector.appkeys import BROWSER, CONFIG, DEFINITIONS, IDENTITY, KEYRING, SESSIONS
 from collector.browser import Visit
-from collector.errors import BadRequest, NotFound
+from collector.errors import BadRequest, DomainError, NotFound
 from collector.keys import origin_of
 from collector.tracker import COLLECT_PATH, loader_stub, tracker_rules, tracker_script
 from collector.web.bodies import BodyTooLarge, json_body, presented_key, read_limited
@@ -51,11 +51,25 @@ async def tracker(request: web.Request) -> web.StreamResponse:
 def _cors(response: web.StreamResponse, origin: str) -> None:
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
     response.headers["Vary"] = "Origin"
 
 
 @routes.post(COLLECT_PATH, name="collect")
 async def collect(request: web.Request) -> web.Response:
+    """Errors carry CORS headers too: a cross-origin tracker must see a 4xx (to drop what
+    the server kept as failed) or a 429 and its Retry-After (to wait), not a network error
+    it would retry forever."""
+    try:
+        return await _collect(request)
+    except DomainError as exc:
+        response = web.json_response(exc.body(), status=exc.status)
+        if request.headers.get("Origin"):
+            _cors(response, request.headers["Origin"])
+        return response
+
+
+async def _collect(request: web.Request) -> web.Response:
     try:
         raw = await read_limited(request, MAX_COLLECT_BYTES)
     except BodyTooLarge:

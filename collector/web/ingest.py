@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from collector import jsonwire
 from collector.appkeys import CONFIG, PIPELINE
 from collector.errors import BadRequest, PayloadTooLarge
 from collector.model import ApiKey, IncomingEvent, Outcome, Reason
@@ -42,12 +43,12 @@ async def receive(
             Reason("payload_too_large", "", f"the body was cut at the {limit}-byte limit"),
         )
         raise PayloadTooLarge(f"a request body is at most {limit} bytes") from None
-    text = body.decode("utf-8", "replace")
+    text = body.decode("utf-8", "replace")  # what is kept if it cannot be read
     try:
-        data = json.loads(text)
+        data = jsonwire.loads(jsonwire.decode_body(body))
     except ValueError as exc:
-        await reject(text, Reason("malformed", "", f"the body is not valid JSON: {exc}"))
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from None
+        await reject(text, Reason("malformed", "", str(exc)))
+        raise BadRequest(str(exc), code="malformed_json") from None
     try:
         items, single = split(data)
     except ValueError as exc:
