@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from importlib import resources
 
@@ -58,9 +59,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[PIPELINE] = Pipeline(storage, definitions, writer, sessions)
     app[IDENTITY] = Identity(storage, sessions)
     app[BROWSER] = Browser(app[KEYRING], sessions, app[PIPELINE], app[IDENTITY])
+    watcher = asyncio.create_task(definitions.watch(), name="ekevents-definitions")
     try:
         yield
     finally:
+        watcher.cancel()
         await writer.stop()
         await storage.close()
 

@@ -20,13 +20,12 @@ from collector.users import create_user
 
 
 def _parser() -> argparse.ArgumentParser:
+    db_help = "database URL: sqlite:///ekevents.db (default, env EKEVENTS_DB) or postgresql://…"
     parser = argparse.ArgumentParser(prog="ekevents", description=__doc__)
+    parser.add_argument("--db", default=default_db_url(), help=db_help)
+    # --db is also taken after the command; there it only overrides when given
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db",
-        default=default_db_url(),
-        help="database URL: sqlite:///ekevents.db (default, env EKEVENTS_DB) or postgresql://…",
-    )
+    common.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", parents=[common], help="run the collector, UI and API")

@@ -33,8 +33,13 @@ class Browser:
 
     def event(self, name: str, params=None, **identity) -> dict:
         self.n += 1
-        ev = {"i": f"{name}-{self.n}-{time.monotonic_ns()}", "n": name, "t": int(time.time() * 1000),
-              "p": params or {}, "c": {"u": f"{SHOP}/p?utm_source=news", "ti": "Shop", "l": "en"}}
+        ev = {
+            "i": f"{name}-{self.n}-{time.monotonic_ns()}",
+            "n": name,
+            "t": int(time.time() * 1000),
+            "p": params or {},
+            "c": {"u": f"{SHOP}/p?utm_source=news", "ti": "Shop", "l": "en"},
+        }
         if identity:
             ev["u"] = identity
         return ev
@@ -71,8 +76,9 @@ async def _session_of(api, event_id: str) -> str:
 
 
 async def test_the_tracker_is_served_minified_gzipped_with_an_etag(site):
-    response = await site.client.get(f"/s/{site.site_key}.js",
-                                     headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    response = await site.client.get(
+        f"/s/{site.site_key}.js", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+    )
     assert response.status == 200
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.content_type == "application/javascript"
@@ -80,8 +86,9 @@ async def test_the_tracker_is_served_minified_gzipped_with_an_etag(site):
     assert f'"k":"{site.site_key}"' in script
     assert '"e":"http://127.0.0.1:' in script and '/e"' in script
     assert "/*" not in script and "\n" not in script
-    again = await site.client.get(f"/s/{site.site_key}.js",
-                                  headers={"If-None-Match": response.headers["ETag"]})
+    again = await site.client.get(
+        f"/s/{site.site_key}.js", headers={"If-None-Match": response.headers["ETag"]}
+    )
     assert again.status == 304
     assert (await site.client.get("/s/ek_pk_unknown.js")).status == 404
     assert (await site.client.get(f"/s/{site.key}.js")).status == 404  # a server key is no site
@@ -89,11 +96,17 @@ async def test_the_tracker_is_served_minified_gzipped_with_an_etag(site):
 
 async def test_enabled_web_tracking_rules_reach_the_tracker_config(site):
     before = await site.client.get(f"/s/{site.site_key}.js")
-    rule = {"trigger": {"on": "click", "selector": ".buy"},
-            "params": {"product_id": {"from": "data", "name": "product-id"}}}
-    await site.put("/api/v1/event-definitions/add-to-cart",
-                   {"fields": [{"code": "product_id", "type": "text", "required": True}],
-                    "web_tracking": {"enabled": True, "rules": [rule]}})
+    rule = {
+        "trigger": {"on": "click", "selector": ".buy"},
+        "params": {"product_id": {"from": "data", "name": "product-id"}},
+    }
+    await site.put(
+        "/api/v1/event-definitions/add-to-cart",
+        {
+            "fields": [{"code": "product_id", "type": "text", "required": True}],
+            "web_tracking": {"enabled": True, "rules": [rule]},
+        },
+    )
     after = await site.client.get(f"/s/{site.site_key}.js")
     script = await after.text()
     assert '"n":"add-to-cart"' in script and '"selector":".buy"' in script
@@ -127,15 +140,20 @@ async def test_collect_accepts_events_from_an_allowed_origin_with_web_context(si
 
 async def test_a_wrong_or_missing_origin_is_refused_and_nothing_is_stored(site):
     browser = Browser(site, site.site_key)
-    data = await browser.send(browser.event("page-view", {"title": "x"}), expect=403,
-                              origin="https://evil.test")
+    data = await browser.send(
+        browser.event("page-view", {"title": "x"}), expect=403, origin="https://evil.test"
+    )
     assert data["error"]["code"] == "forbidden_origin"
-    response = await site.client.post("/e", data=json.dumps(
-        {"k": site.site_key, "e": [browser.event("page-view", {"title": "x"})]}))
+    response = await site.client.post(
+        "/e",
+        data=json.dumps({"k": site.site_key, "e": [browser.event("page-view", {"title": "x"})]}),
+    )
     assert response.status == 403
-    response = await site.client.post("/e", data=json.dumps(
-        {"k": site.site_key, "e": [browser.event("page-view", {"title": "x"})]}),
-        headers={"Referer": f"{SHOP}/some/page"})
+    response = await site.client.post(
+        "/e",
+        data=json.dumps({"k": site.site_key, "e": [browser.event("page-view", {"title": "x"})]}),
+        headers={"Referer": f"{SHOP}/some/page"},
+    )
     assert response.status == 200
     assert len(await site.events()) == 1
     assert (await Browser(site, site.key).send(expect=401))["error"]["code"] == "unauthorized"
@@ -175,14 +193,23 @@ async def test_identify_backfills_the_anonymous_history_in_order(site):
     for event in anonymous:
         await browser.send(event)
     cart = browser.event("add-to-cart", {"product_id": "sku-1"})
-    data = await browser.send(cart, browser.event("$identify", email="Ann@Example.com"),
-                              browser.event("page-view", {"title": "after"}))
+    data = await browser.send(
+        cart,
+        browser.event("$identify", email="Ann@Example.com"),
+        browser.event("page-view", {"title": "after"}),
+    )
     assert [r["status"] for r in data["r"]] == ["accepted", "identified", "accepted"]
-    [ann] = (await (await site.get("/api/v1/contacts",
-                                   params={"email": "ann@example.com"})).json())["contacts"]
+    [ann] = (
+        await (await site.get("/api/v1/contacts", params={"email": "ann@example.com"})).json()
+    )["contacts"]
     timeline = (await (await site.get(f"/api/v1/contacts/{ann['id']}/events")).json())["events"]
     assert [e["params"].get("title", e["event"]) for e in timeline] == [
-        "p0", "p1", "p2", "add-to-cart", "after"]
+        "p0",
+        "p1",
+        "p2",
+        "add-to-cart",
+        "after",
+    ]
     assert [e["backfilled"] for e in timeline] == [True, True, True, True, False]
     sent_times = [e["t"] for e in anonymous]
     stored_times = [e["timestamp"] for e in timeline[:3]]
@@ -196,8 +223,8 @@ async def test_a_shared_computer_does_not_merge_two_people(site):
     await browser.send(browser.event("$identify", email="bob@example.com"))
     await browser.send(browser.event("page-view", {"title": "bob's"}))
     by_title = {e["params"]["title"]: e["contact_id"] for e in await site.events()}
-    ann = (await (await site.get("/api/v1/contacts", params={"email": "ann@example.com"})).json())
-    bob = (await (await site.get("/api/v1/contacts", params={"email": "bob@example.com"})).json())
+    ann = await (await site.get("/api/v1/contacts", params={"email": "ann@example.com"})).json()
+    bob = await (await site.get("/api/v1/contacts", params={"email": "bob@example.com"})).json()
     assert by_title == {"ann's": ann["contacts"][0]["id"], "bob's": bob["contacts"][0]["id"]}
 
 
@@ -209,22 +236,29 @@ async def test_an_event_pushed_with_an_email_goes_to_that_contact(site):
 
 
 async def test_a_site_requiring_identity_hashes_refuses_unverified_identities(site):
-    strict = await create_key(site.app[STORAGE], name="strict", kind="site", origins=(SHOP,),
-                              require_identity_hash=True)
-    secret = (await site.app[STORAGE].key_by_hash(
-        __import__("collector.keys", fromlist=["hash_key"]).hash_key(strict))).identity_secret
+    strict = await create_key(
+        site.app[STORAGE], name="strict", kind="site", origins=(SHOP,), require_identity_hash=True
+    )
+    secret = (
+        await site.app[STORAGE].key_by_hash(
+            __import__("collector.keys", fromlist=["hash_key"]).hash_key(strict)
+        )
+    ).identity_secret
     browser = Browser(site, strict)
     before = browser.event("page-view", {"title": "before"})
-    data = await browser.send(before, browser.event("$identify", email="dee@example.com",
-                                                    hash="00" * 32))
+    data = await browser.send(
+        before, browser.event("$identify", email="dee@example.com", hash="00" * 32)
+    )
     assert data["r"][1]["status"] == "refused"
     [refused] = await site.failed(reason="identity_refused")
     assert refused["event"] == "$identify"
     assert (await site.events())[0]["contact_id"] is None  # kept on the session
 
     good = identity_hash(secret, "dee@example.com")
-    data = await browser.send(browser.event("$identify", email="dee@example.com", hash=good),
-                              browser.event("page-view", {"title": "after"}))
+    data = await browser.send(
+        browser.event("$identify", email="dee@example.com", hash=good),
+        browser.event("page-view", {"title": "after"}),
+    )
     assert data["r"][0] == {"status": "identified", "verified": True}
     events = {e["params"]["title"]: e for e in await site.events(email="dee@example.com")}
     assert set(events) == {"before", "after"}
@@ -235,8 +269,9 @@ async def test_a_site_requiring_identity_hashes_refuses_unverified_identities(si
 async def test_server_made_sessions_and_identify_over_the_api(site):
     session = (await (await site.post("/api/v1/sessions")).json())["session"]
     for i in range(3):
-        await site.send({"event": "page-view", "session": session, "params": {"title": f"t{i}"}},
-                        expect=200)
+        await site.send(
+            {"event": "page-view", "session": session, "params": {"title": f"t{i}"}}, expect=200
+        )
     response = await site.post("/api/v1/identify", {"session": session, "external_id": "crm-9"})
     linked = await response.json()
     assert response.status == 200 and linked["backfilled"] == 3

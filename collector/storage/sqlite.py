@@ -267,8 +267,8 @@ class SQLiteStorage:
             taken = await self._existing_event_ids(db, [e.id for _, e in events])
             # A replay claims its failure inside the transaction, so two concurrent
             # replays of one failure store one event.
-            lost_claims = set()
-            for _, e in events:
+            lost_claims: set[int] = set()
+            for i, e in events:
                 if e.failed_id:
                     cursor = await db.execute(
                         """UPDATE failed_events SET replayed_at = ?, replayed_as = ?
@@ -276,10 +276,10 @@ class SQLiteStorage:
                         (now_us(), e.id, e.failed_id),
                     )
                     if cursor.rowcount != 1:
-                        lost_claims.add(e.failed_id)
+                        lost_claims.add(i)
             rows = []
             for i, e in events:
-                if e.id in taken or e.failed_id in lost_claims:
+                if e.id in taken or i in lost_claims:
                     outcomes[i] = Outcome("duplicate", e.id)
                     continue
                 taken.add(e.id)
@@ -641,7 +641,7 @@ def _event_json(row: aiosqlite.Row) -> dict[str, Any]:
 
 def _failed_json(row: aiosqlite.Row) -> dict[str, Any]:
     payload: Any = row["payload"]
-    with contextlib.suppress(ValueError):  # else kept as the raw text it arrived as
+    with contextlib.suppress(ValueError, RecursionError):  # else the raw text it came as
         payload = json.loads(payload)
     out = {
         "id": row["id"],
