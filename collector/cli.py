@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from collector import demo
 from collector.app import create_app
 from collector.config import Config, default_db_url
 from collector.errors import BadRequest, DomainError
@@ -32,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--public-url", help="where browsers reach the collector (behind a proxy)")
+
+    demo = commands.add_parser(
+        "demo", parents=[common], help="the collector plus a demo shop with sample data"
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000, help="collector; the shop takes port+1")
 
     users = commands.add_parser("users", help="UI logins").add_subparsers(
         dest="action", required=True
@@ -70,13 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "demo":
+            asyncio.run(_demo(args))
+            return 0
         if args.command == "users":
             return _with_storage(args.db, lambda s: _create_user(s, args))
         if args.command == "keys" and args.action == "identity-secret":
             return _with_storage(args.db, lambda s: _identity_secret(s, args.site_key))
         if args.command == "keys":
             return _with_storage(args.db, lambda s: _create_key(s, args))
-    except (DomainError, ValueError, NotImplementedError) as exc:
+    except (DomainError, ValueError, NotImplementedError, OSError) as exc:
         print(f"ekevents: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
     return 1
@@ -88,6 +99,32 @@ def _serve(args: argparse.Namespace) -> int:
     # then the cleanup context drains the writer, so nothing acknowledged is lost.
     web.run_app(create_app(config), host=config.host, port=config.port, access_log=None)
     return 0
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    collector_url = f"http://{args.host}:{args.port}"
+    shop_port = args.port + 1
+    shop_origins = (f"http://{args.host}:{shop_port}", f"http://localhost:{shop_port}")
+    app = await create_app(Config(db_url=args.db, host=args.host, port=args.port))
+    runners = [web.AppRunner(app, access_log=None)]
+    await runners[0].setup()  # opens the database and starts the writer
+    try:
+        await web.TCPSite(runners[0], args.host, args.port).start()
+        prepared = await demo.prepare(app, shop_origins)
+        runners.append(web.AppRunner(demo.shop_app(collector_url, prepared.site_key)))
+        await runners[1].setup()
+        await web.TCPSite(runners[1], args.host, shop_port).start()
+        print(f"ekEvents demo\n  collector  {collector_url}\n  shop       {shop_origins[0]}/")
+        print(f"  login      {demo.DEMO_LOGIN} / {prepared.password}")
+        print(f"  server key {prepared.server_key}")
+        print(f"  site key   {prepared.site_key}", flush=True)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
 
 
 def _with_storage(db_url: str, action: Callable[[Storage], Awaitable[Any]]) -> int:
