@@ -6,10 +6,13 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test deps test-deps lint clean
+.PHONY: run demo test deps test-deps lint clean
 
 run: deps
 	$(BIN)/ekevents serve $(ARGS)
+
+demo: deps
+	$(BIN)/ekevents demo $(ARGS)
 
 test: test-deps
 	$(BIN)/python -m pytest $(ARGS)

@@ -17,6 +17,7 @@ from collector.timeutil import now_us, parse_time_us
 from collector.webcontext import web_context
 
 _MAX_ID = 128
+CLOCK_SLACK_US = 10_000_000
 
 
 def _read_id(item: dict[str, Any], event: IncomingEvent, name: str = "id") -> None:
@@ -84,8 +85,11 @@ def beacon(item: Any, raw: str) -> IncomingEvent:
     """A browser event from the tracker: `{i, n, t, p, u, c}` with the request's own facts
     merged in by the collect endpoint (`s` session token, `st` send time, `ua`, `ip`).
 
-    The event time is the client's, corrected by the client clock's offset measured on
-    this very request (`st` against our receive time), and never later than receipt.
+    The event time is the client's, and never later than receipt. When the client's clock
+    is off by more than CLOCK_SLACK (measured on this very request: its send time `st`
+    against our receive time), the time is shifted by that offset. Smaller offsets are
+    mostly network latency, which differs per request; correcting for it would reorder
+    events made milliseconds apart but sent in different requests.
     Identity claims (`u`) are the browser service's to judge, not the adapter's.
     """
     event = IncomingEvent(door="web", raw=raw, default_source="website")
@@ -100,6 +104,8 @@ def beacon(item: Any, raw: str) -> IncomingEvent:
     client_us, sent_us = _ms(item.get("t")), _ms(item.get("st"))
     if client_us is not None:
         offset = received - sent_us if sent_us is not None else 0
+        if abs(offset) < CLOCK_SLACK_US:
+            offset = 0
         event.timestamp_us = min(client_us + offset, received)
     ua, ip = item.get("ua"), item.get("ip")
     event.context = web_context(

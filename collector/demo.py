@@ -6,6 +6,7 @@ would; the only thing filled in when serving is the collector's URL and the site
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 from dataclasses import dataclass
@@ -32,25 +33,58 @@ PRODUCT_FIELDS = [
     {"code": "category", "label": "Category", "type": "text"},
 ]
 DEFINITIONS_ = [
-    {"name": "page-view", "title": "Page view", "category": "signal",
-     "fields": [{"code": "title", "label": "Title", "type": "text", "required": True},
-                {"code": "url", "label": "URL", "type": "text"},
-                {"code": "referrer", "label": "Referrer", "type": "text"}]},
-    {"name": "product-viewed", "title": "Product viewed", "category": "signal",
-     "fields": PRODUCT_FIELDS},
-    {"name": "add-to-cart", "title": "Add to cart", "category": "conversion",
-     "fields": [{"code": "cart_id", "label": "Cart id", "type": "text", "required": True},
-                *PRODUCT_FIELDS, {"code": "quantity", "label": "Quantity", "type": "integer"}]},
-    {"name": "order-completed", "title": "Order completed", "category": "transaction",
-     "fields": [{"code": "order_id", "label": "Order id", "type": "text"},
-                {"code": "total", "label": "Total", "type": "decimal"},
-                {"code": "products", "label": "Products", "type": "json", "required": True}]},
-    {"name": "newsletter-signup", "title": "Newsletter sign-up", "category": "conversion",
-     "fields": [{"code": "topic", "label": "Topic", "type": "text"}],
-     # a no-code rule: nothing in the shop's own code sends this event
-     "web_tracking": {"enabled": True, "rules": [
-         {"trigger": {"on": "submit", "selector": "#newsletter"},
-          "params": {"topic": {"from": "field", "name": "topic"}}}]}},
+    {
+        "name": "page-view",
+        "title": "Page view",
+        "category": "signal",
+        "fields": [
+            {"code": "title", "label": "Title", "type": "text", "required": True},
+            {"code": "url", "label": "URL", "type": "text"},
+            {"code": "referrer", "label": "Referrer", "type": "text"},
+        ],
+    },
+    {
+        "name": "product-viewed",
+        "title": "Product viewed",
+        "category": "signal",
+        "fields": PRODUCT_FIELDS,
+    },
+    {
+        "name": "add-to-cart",
+        "title": "Add to cart",
+        "category": "conversion",
+        "fields": [
+            {"code": "cart_id", "label": "Cart id", "type": "text", "required": True},
+            *PRODUCT_FIELDS,
+            {"code": "quantity", "label": "Quantity", "type": "integer"},
+        ],
+    },
+    {
+        "name": "order-completed",
+        "title": "Order completed",
+        "category": "transaction",
+        "fields": [
+            {"code": "order_id", "label": "Order id", "type": "text"},
+            {"code": "total", "label": "Total", "type": "decimal"},
+            {"code": "products", "label": "Products", "type": "json", "required": True},
+        ],
+    },
+    {
+        "name": "newsletter-signup",
+        "title": "Newsletter sign-up",
+        "category": "conversion",
+        "fields": [{"code": "topic", "label": "Topic", "type": "text"}],
+        # a no-code rule: nothing in the shop's own code sends this event
+        "web_tracking": {
+            "enabled": True,
+            "rules": [
+                {
+                    "trigger": {"on": "submit", "selector": "#newsletter"},
+                    "params": {"topic": {"from": "field", "name": "topic"}},
+                }
+            ],
+        },
+    },
 ]
 PRODUCTS = [
     ("tee-red", "Red shirt", 19.9, "Shirts"),
@@ -71,10 +105,8 @@ async def prepare(app: web.Application, shop_origins: tuple[str, ...]) -> Demo:
     """Definitions (once), fresh keys and login password, and sample data (once)."""
     storage, definitions = app[STORAGE], app[DEFINITIONS]
     for body in DEFINITIONS_:
-        try:
+        with contextlib.suppress(Conflict):  # an earlier demo run on this database made it
             await definitions.create(body)
-        except Conflict:
-            pass  # an earlier demo run on this database made it
     site_key = await create_key(storage, name="demo shop", kind="site", origins=shop_origins)
     server_key = await create_key(storage, name="demo backend", kind="server")
     password = secrets.token_urlsafe(9)
@@ -104,14 +136,25 @@ async def _sample_data(app: web.Application, server_key: str) -> None:
             if rng.random() < 0.6:
                 steps.append(("add-to-cart", {**product, "cart_id": f"cart-{n}", "quantity": 1}))
                 if rng.random() < 0.5:
-                    steps.append(("order-completed", {"order_id": f"order-{n}-{at}",
-                                                      "total": price, "products": [product]}))
+                    steps.append(
+                        (
+                            "order-completed",
+                            {"order_id": f"order-{n}-{at}", "total": price, "products": [product]},
+                        )
+                    )
             for offset, (name_, params) in enumerate(steps):
-                events.append(IncomingEvent(
-                    door="api", raw="{}", name=name_, timestamp_us=at + offset * 30_000_000,
-                    contact=ContactRef("email", email), params=params, api_inserted=True,
-                    api_verified=True,
-                ))
+                events.append(
+                    IncomingEvent(
+                        door="api",
+                        raw="{}",
+                        name=name_,
+                        timestamp_us=at + offset * 30_000_000,
+                        contact=ContactRef("email", email),
+                        params=params,
+                        api_inserted=True,
+                        api_verified=True,
+                    )
+                )
     source = {"endpoint": "ekevents demo", "key": key.name}
     for start in range(0, len(events), 500):
         await app[PIPELINE].run(events[start : start + 500], key, source)
@@ -123,7 +166,11 @@ def shop_app(collector_url: str, site_key: str) -> web.Application:
 
     async def page(request: web.Request) -> web.Response:
         name = request.match_info.get("name") or "index.html"
-        if "/" in name or name.startswith(("_", ".")) or not name.endswith((".html", ".css", ".js")):
+        if (
+            "/" in name
+            or name.startswith(("_", "."))
+            or not name.endswith((".html", ".css", ".js"))
+        ):
             raise web.HTTPNotFound()
         file = folder.joinpath(name)
         if not file.is_file():
@@ -132,7 +179,7 @@ def shop_app(collector_url: str, site_key: str) -> web.Application:
         if name.endswith(".html"):
             text = text.replace("{{COLLECTOR}}", collector_url).replace("{{SITE_KEY}}", site_key)
         types = {".html": "text/html", ".css": "text/css", ".js": "application/javascript"}
-        return web.Response(text=text, content_type=types[name[name.rindex("."):]])
+        return web.Response(text=text, content_type=types[name[name.rindex(".") :]])
 
     app = web.Application()
     app.router.add_get("/", page)

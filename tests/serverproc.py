@@ -83,7 +83,8 @@ class Server:
             self._log.close()
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def __enter__(self) -> Server:

@@ -294,3 +294,24 @@ async def test_client_clock_offset_is_corrected_by_the_send_time(site):
 
     lag = time.time() - parse_time_us(stored["timestamp"]) / 1e6
     assert 4 < lag < 15, lag
+
+
+async def test_a_site_key_reads_nothing(site):
+    for path in (
+        "/api/v1/events",
+        "/api/v1/failed-events",
+        "/api/v1/event-definitions",
+        "/api/v1/contacts?email=a@b.c",
+    ):
+        response = await site.get(path, key=site.site_key)
+        assert response.status == 401, path
+    response = await site.post("/api/v1/events", {"event": "page-view"}, key=site.site_key)
+    assert response.status == 401
+
+
+async def test_the_served_tracker_is_at_most_3000_bytes_gzipped(site):
+    response = await site.client.get(
+        f"/s/{site.site_key}.js", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+    )
+    size = len(await response.read())
+    assert size <= 3000, f"the tracker grew to {size} bytes gzipped"
