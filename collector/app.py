@@ -21,6 +21,7 @@ from collector.appkeys import (
     PIPELINE,
     SESSIONS,
     STORAGE,
+    UI_SIGNER,
     WRITER,
 )
 from collector.browser import Browser
@@ -34,7 +35,15 @@ from collector.pipeline import Pipeline
 from collector.secret import signing_secret
 from collector.sessions import SessionSigner
 from collector.storage import open_storage
-from collector.web import api_contacts, api_definitions, api_events, browser, errors
+from collector.web import (
+    api_contacts,
+    api_definitions,
+    api_events,
+    browser,
+    errors,
+    ui_auth,
+    ui_overview,
+)
 from collector.writer import Writer
 
 
@@ -47,7 +56,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await definitions.load()
     writer = Writer(storage, max_batch=config.writer_max_batch)
     writer.start()
-    sessions = SessionSigner(await signing_secret(storage))
+    secret = await signing_secret(storage)
+    sessions = SessionSigner(secret)
+    app[UI_SIGNER] = ui_auth.ui_signer(secret)
     contacts = Contacts(storage)
     app[STORAGE] = storage
     app[DEFINITIONS] = definitions
@@ -70,15 +81,19 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 async def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[errors.json_errors],
+        middlewares=[errors.json_errors, ui_auth.ui_guard],
         client_max_size=config.max_request_bytes + 1024,
     )
     app[CONFIG] = config
     app.cleanup_ctx.append(_services)
+    templates = resources.files("collector.templates")
     aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(str(resources.files("collector.templates")))
+        app,
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=True,
     )
-    for module in (api_definitions, api_events, api_contacts, browser):
+    app.router.add_static("/static", str(templates / "static"), name="static")
+    for module in (api_definitions, api_events, api_contacts, browser, ui_auth, ui_overview):
         app.router.add_routes(module.routes)
     app.router.add_get("/healthz", _health, name="health")
     return app

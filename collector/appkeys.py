@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from itsdangerous import URLSafeTimedSerializer
 
 from collector.browser import Browser
 from collector.config import Config
@@ -27,3 +28,4 @@ SESSIONS = web.AppKey("sessions", SessionSigner)
 HISTORY = web.AppKey("history", History)
 IDENTITY = web.AppKey("identity", Identity)
 BROWSER = web.AppKey("browser", Browser)
+UI_SIGNER = web.AppKey("ui_signer", URLSafeTimedSerializer)

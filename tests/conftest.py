@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from collector.app import create_app
 from collector.appkeys import STORAGE
 from collector.config import Config
 from collector.keys import create_key
+from collector.users import create_user
 
 
 @pytest.fixture
@@ -75,3 +77,47 @@ async def api(aiohttp_client: Any, db_url: str) -> Api:
     client = await aiohttp_client(await create_app(Config(db_url=db_url)))
     key = await create_key(client.server.app[STORAGE], name="test server", kind="server")
     return Api(client, key)
+
+
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class Ui:
+    """A signed-in UI user driving the server-rendered pages over HTTP."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.csrf = ""
+
+    async def login(self, email: str, password: str) -> Any:
+        page = await (await self.client.get("/login")).text()
+        token = CSRF_FIELD.search(page).group(1)
+        response = await self.client.post(
+            "/login", data={"email": email, "password": password, "csrf": token, "next": "/"},
+            allow_redirects=False)
+        return response
+
+    async def get(self, path: str, **kw: Any) -> Any:
+        response = await self.client.get(path, **kw)
+        found = CSRF_FIELD.search(await response.text())
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    async def post(self, path: str, data: Any, **kw: Any) -> Any:
+        if isinstance(data, dict):
+            data = {"csrf": self.csrf, **data}
+        else:
+            data = [("csrf", self.csrf), *data]
+        return await self.client.post(path, data=data, **kw)
+
+
+@pytest.fixture
+async def ui(api: Api) -> Ui:
+    """Signed in as ops@example.com, sharing the database with `api`."""
+    await create_user(api.app[STORAGE], "ops@example.com", "correct horse")
+    ui = Ui(api.client)
+    response = await ui.login("ops@example.com", "correct horse")
+    assert response.status == 302, await response.text()
+    await ui.get("/")
+    return ui

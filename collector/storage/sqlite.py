@@ -18,7 +18,7 @@ import aiosqlite
 
 from collector.errors import Conflict
 from collector.model import ApiKey, ContactRef, Definition, Field, NewEvent, NewFailure, Outcome
-from collector.storage import EventQuery, FailedQuery
+from collector.storage import EventQuery, FailedQuery, Page
 from collector.timeutil import format_us, now_us
 
 _CHUNK = 500  # rows per IN (…) list, well under SQLite's variable limit
@@ -164,7 +164,7 @@ class SQLiteStorage:
         rows = await self._read(
             """SELECT id, name, kind, scopes, allow_read, allow_write, origins,
                       require_identity_hash, identity_secret
-               FROM api_keys WHERE key_hash = ?""",
+               FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL""",
             (key_hash,),
         )
         if not rows:
@@ -181,6 +181,38 @@ class SQLiteStorage:
             require_identity_hash=bool(row["require_identity_hash"]),
             identity_secret=row["identity_secret"],
         )
+
+    async def list_keys(self) -> list[dict[str, Any]]:
+        rows = await self._read(
+            """SELECT id, name, kind, key_prefix, scopes, allow_read, allow_write, origins,
+                      require_identity_hash, created_at, revoked_at
+               FROM api_keys ORDER BY revoked_at IS NOT NULL, created_at DESC"""
+        )
+        return [
+            {
+                **dict(row),
+                **{
+                    k: json.loads(row[k])
+                    for k in ("scopes", "allow_read", "allow_write", "origins")
+                },
+                "require_identity_hash": bool(row["require_identity_hash"]),
+                "created_at": format_us(row["created_at"]),
+                "revoked_at": format_us(row["revoked_at"]),
+            }
+            for row in rows
+        ]
+
+    async def revoke_key(self, key_id: int) -> bool:
+        async with _Tx(self) as db:
+            cursor = await db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (now_us(), key_id),
+            )
+        return cursor.rowcount == 1
+
+    async def user_by_id(self, user_id: int) -> dict[str, Any] | None:
+        rows = await self._read("SELECT id, email FROM users WHERE id = ?", (user_id,))
+        return dict(rows[0]) if rows else None
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -431,8 +463,7 @@ class SQLiteStorage:
             cmp = ">" if query.oldest_first else "<"
             where.append(f"(ts {cmp} ? OR (ts = ? AND seq {cmp} ?))")
             args.extend([query.after.key, query.after.key, query.after.seq])
-        sql = f"""SELECT seq, id, event, ts, received_at, contact_id, session_id, params, context,
-                         version, source, api_inserted, api_verified, backfilled
+        sql = f"""SELECT {_EVENT_COLUMNS}
                   FROM events {"WHERE " + " AND ".join(where) if where else ""}
                   ORDER BY ts {order}, seq {order} LIMIT ?"""
         rows = await self._read(sql, (*args, query.limit))
@@ -465,6 +496,28 @@ class SQLiteStorage:
         )
         return [_failed_json(row) for row in rows]
 
+    async def get_event(self, event_id: str) -> dict[str, Any] | None:
+        rows = await self._read(
+            f"""SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?""", (event_id,)
+        )
+        return _event_json(rows[0]) if rows else None
+
+    async def event_counts(self) -> dict[str, int]:
+        rows = await self._read("SELECT event, count(*) FROM events GROUP BY event")
+        return {row[0]: row[1] for row in rows}
+
+    async def event_volume(
+        self, event: str | None, since_us: int, bucket_us: int
+    ) -> list[tuple[int, str, int]]:
+        """Events per time bucket since `since_us`: (bucket index, event name, count)."""
+        rows = await self._read(
+            """SELECT (ts - ?) / ? AS bucket, event, count(*) FROM events
+               WHERE ts >= ? AND (? IS NULL OR event = ?)
+               GROUP BY bucket, event ORDER BY bucket""",
+            (since_us, bucket_us, since_us, event, event),
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
     async def failed_by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
         found = []
         for chunk in _chunks(ids):
@@ -477,6 +530,28 @@ class SQLiteStorage:
         return found
 
     # -- contacts ------------------------------------------------------------------------
+
+    async def search_contacts(
+        self, text: str | None, limit: int, after: Page | None
+    ) -> list[dict[str, Any]]:
+        """Contacts whose email, phone or external id starts with `text`, newest first."""
+        where, args = [], []
+        if text:
+            prefix = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(
+                "(email LIKE ? ESCAPE '\\' OR phone LIKE ? ESCAPE '\\'"
+                " OR external_id LIKE ? ESCAPE '\\')"
+            )
+            args.extend([prefix.lower(), prefix, prefix])
+        if after is not None:
+            where.append("id < ?")
+            args.append(after.seq)
+        rows = await self._read(
+            f"""SELECT id, email, phone, external_id, attributes, created_at FROM contacts
+                {"WHERE " + " AND ".join(where) if where else ""} ORDER BY id DESC LIMIT ?""",
+            (*args, limit),
+        )
+        return [{**_contact_json(row), "_page": (0, row["id"])} for row in rows]
 
     async def existing_contact_ids(self, ids: list[int]) -> set[int]:
         found: set[int] = set()
@@ -601,6 +676,10 @@ def _definition(row: aiosqlite.Row) -> Definition:
         version=row["version"],
         hidden=bool(row["hidden"]),
     )
+
+
+_EVENT_COLUMNS = """seq, id, event, ts, received_at, contact_id, session_id, params, context,
+    version, source, api_inserted, api_verified, backfilled"""
 
 
 def _event_row(e: NewEvent, contact_id: int | None, verified: bool) -> tuple[Any, ...]:
