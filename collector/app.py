@@ -42,6 +42,11 @@ from collector.web import (
     browser,
     errors,
     ui_auth,
+    ui_contacts,
+    ui_definitions,
+    ui_events,
+    ui_keys,
+    ui_live,
     ui_overview,
 )
 from collector.writer import Writer
@@ -93,7 +98,19 @@ async def create_app(config: Config) -> web.Application:
         autoescape=True,
     )
     app.router.add_static("/static", str(templates / "static"), name="static")
-    for module in (api_definitions, api_events, api_contacts, browser, ui_auth, ui_overview):
+    for module in (
+        api_definitions,
+        api_events,
+        api_contacts,
+        browser,
+        ui_auth,
+        ui_overview,
+        ui_definitions,
+        ui_events,
+        ui_contacts,
+        ui_live,
+        ui_keys,
+    ):
         app.router.add_routes(module.routes)
     app.router.add_get("/healthz", _health, name="health")
     return app

@@ -133,3 +133,14 @@ def require_identifier(key: ApiKey, identifier: str, *, write: bool) -> None:
     if identifier not in rights:
         verb = "write" if write else "read"
         raise Forbidden(f"this key may not {verb} contacts by {identifier}")
+
+
+# What a signed-in UI user acts as: every scope and every identifier right.
+UI_PRINCIPAL = ApiKey(
+    id=0,
+    name="ui",
+    kind="server",
+    scopes=frozenset(SCOPES_OF_KEYS),
+    allow_read=frozenset(IDENTIFIERS),
+    allow_write=frozenset(IDENTIFIERS),
+)
