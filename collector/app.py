@@ -18,6 +18,7 @@ from collector.appkeys import (
     HISTORY,
     IDENTITY,
     KEYRING,
+    LIVE,
     PIPELINE,
     SESSIONS,
     STORAGE,
@@ -31,6 +32,7 @@ from collector.definitions import Definitions
 from collector.history import History
 from collector.identity import Identity
 from collector.keys import KeyRing
+from collector.live import LiveFeed
 from collector.pipeline import Pipeline
 from collector.secret import signing_secret
 from collector.sessions import SessionSigner
@@ -59,7 +61,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await storage.open()
     definitions = Definitions(storage)
     await definitions.load()
-    writer = Writer(storage, max_batch=config.writer_max_batch)
+    live = LiveFeed()
+    writer = Writer(storage, max_batch=config.writer_max_batch, on_commit=live.committed)
+    app[LIVE] = live
     writer.start()
     secret = await signing_secret(storage)
     sessions = SessionSigner(secret)

@@ -12,6 +12,7 @@ from collector.definitions import Definitions
 from collector.history import History
 from collector.identity import Identity
 from collector.keys import KeyRing
+from collector.live import LiveFeed
 from collector.pipeline import Pipeline
 from collector.sessions import SessionSigner
 from collector.storage import Storage
@@ -29,3 +30,4 @@ HISTORY = web.AppKey("history", History)
 IDENTITY = web.AppKey("identity", Identity)
 BROWSER = web.AppKey("browser", Browser)
 UI_SIGNER = web.AppKey("ui_signer", URLSafeTimedSerializer)
+LIVE = web.AppKey("live", LiveFeed)

@@ -133,6 +133,7 @@ class NewEvent:
     api_inserted: bool
     api_verified: bool
     failed_id: str | None = None
+    key_name: str = ""  # the key it came with, for the live debugger
 
 
 @dataclass(slots=True)

@@ -198,4 +198,5 @@ class Pipeline:
             api_inserted=e.api_inserted,
             api_verified=e.api_verified,
             failed_id=e.failed_id,
+            key_name=source.get("key", ""),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from collector.errors import Unavailable
@@ -32,9 +33,15 @@ class WriterStopped(Unavailable):
 
 
 class Writer:
-    def __init__(self, storage: Storage, max_batch: int = 5000) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        max_batch: int = 5000,
+        on_commit: Callable[[list[NewEvent | NewFailure], list[Outcome]], None] | None = None,
+    ) -> None:
         self.storage = storage
         self.max_batch = max_batch
+        self.on_commit = on_commit
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -94,6 +101,8 @@ class Writer:
                 jobs[0].done.set_exception(exc)
             return
         self.batches += 1
+        if self.on_commit is not None:
+            self.on_commit(items, outcomes)
         start = 0
         for job in jobs:
             end = start + len(job.items)

@@ -14,3 +14,26 @@ document.addEventListener('click', function (e) {
   var confirmer = e.target.closest('[data-confirm]');
   if (confirmer && !window.confirm(confirmer.getAttribute('data-confirm'))) e.preventDefault();
 });
+
+/* Live debugger: rows from the Server-Sent Events stream, newest on top. Text only. */
+(function () {
+  var table = document.getElementById('live');
+  if (!table || !window.EventSource) return;
+  var body = table.tBodies[0], state = document.getElementById('live-state');
+  var source = new EventSource(table.getAttribute('data-stream'));
+  source.onopen = function () { state.textContent = 'live'; state.className = 'badge ok'; };
+  source.onerror = function () { state.textContent = 'reconnecting…'; state.className = 'badge warn'; };
+  source.onmessage = function (message) {
+    var e = JSON.parse(message.data), row = body.insertRow(0);
+    var details = e.reasons
+      ? e.reasons.map(function (r) { return r.code + ' ' + r.path + ': ' + r.message; }).join('; ')
+      : Object.keys(e.params || {}).map(function (k) { return k + '=' + JSON.stringify(e.params[k]); }).join(' ');
+    [e.at, e.status, e.event || '(none)', e.key, details].forEach(function (text, i) {
+      var cell = row.insertCell(i);
+      cell.textContent = text;
+      if (i === 1) cell.className = e.status === 'failed' ? 'status bad' : 'status ok';
+    });
+    row.className = 'live-' + e.status;
+    while (body.rows.length > 200) body.deleteRow(-1);
+  };
+})();
