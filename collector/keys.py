@@ -114,6 +114,10 @@ class KeyRing:
             self._cache[digest] = (now, key)
         return key
 
+    def forget(self) -> None:
+        """Drop remembered keys, so a revocation takes effect at once in this process."""
+        self._cache.clear()
+
     async def server_key(self, token: str | None, scope: str) -> ApiKey:
         """The server key behind `token` if it holds `scope`; 401 or 403 otherwise."""
         key = await self.lookup(token)
