@@ -72,3 +72,11 @@ async def test_login_only_redirects_to_local_paths(api):
                         "csrf": token, "next": "https://evil.example/"},
         allow_redirects=False)
     assert response.headers["Location"] == "/"
+
+
+async def test_unknown_ui_pages_answer_html_and_api_paths_json(ui, api):
+    page = await api.client.get("/no-such-page")
+    assert page.status == 404 and page.content_type == "text/html"
+    assert "nothing at this address" in await page.text()
+    machine = await api.get("/api/v1/no-such-thing")
+    assert machine.status == 404 and (await machine.json())["error"]["code"] == "not_found"

@@ -8,9 +8,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 
 from collector.errors import DomainError
+from collector.web.paths import is_ui_path
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +41,14 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except DomainError as exc:
+        if is_ui_path(request.path):
+            return _html_error(request, exc.status, "That did not work", exc.message)
         return web.json_response(exc.body(), status=exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        if is_ui_path(request.path):
+            return _html_error(request, exc.status, exc.reason or "Error")
         response = error_response(
             exc.status, _CODES.get(exc.status, "http_error"), exc.reason or "error"
         )
@@ -52,4 +58,21 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if is_ui_path(request.path):
+            return _html_error(request, 500, "Something went wrong on our side")
         return error_response(500, "internal_error", "something went wrong on our side")
+
+
+_UI_MESSAGES = {
+    404: "There is nothing at this address. It may have been hidden or never existed.",
+    405: "This page cannot be used that way.",
+}
+
+
+def _html_error(
+    request: web.Request, status: int, title: str, message: str | None = None
+) -> web.Response:
+    message = message or _UI_MESSAGES.get(status, "Please go back and try again.")
+    return aiohttp_jinja2.render_template(
+        "error.html", request, {"title": title, "message": message}, status=status
+    )

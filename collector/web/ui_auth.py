@@ -20,14 +20,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from collector.appkeys import STORAGE, UI_SIGNER
 from collector.users import verify_password
 from collector.web.errors import Handler
+from collector.web.paths import is_ui_path
 
 routes = web.RouteTableDef()
 
 UI_COOKIE = "ek_ui"
 LOGIN_CSRF_COOKIE = "ek_csrf"
 SESSION_SECONDS = 12 * 3600
-# Paths that are not UI pages: APIs with their own keys, the browser door, assets.
-_NOT_UI = ("/api/", "/v1/", "/s/", "/healthz", "/static/")
 _PUBLIC_UI = ("/login",)
 
 USER = web.RequestKey("ek_user", object)
@@ -45,10 +44,6 @@ SECURITY_HEADERS = {
 
 def ui_signer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="ekevents.ui")
-
-
-def is_ui_path(path: str) -> bool:
-    return not (path.startswith(_NOT_UI) or path == "/e")
 
 
 async def current_user(request: web.Request) -> dict[str, Any] | None:
