@@ -20,6 +20,7 @@ from collector.appkeys import (
     KEYRING,
     LIVE,
     PIPELINE,
+    SEGMENTS,
     SESSIONS,
     STORAGE,
     UI_SIGNER,
@@ -35,12 +36,14 @@ from collector.keys import KeyRing
 from collector.live import LiveFeed
 from collector.pipeline import Pipeline
 from collector.secret import signing_secret
+from collector.segments import Segments
 from collector.sessions import SessionSigner
 from collector.storage import open_storage
 from collector.web import (
     api_contacts,
     api_definitions,
     api_events,
+    api_segments,
     browser,
     errors,
     ui_auth,
@@ -78,6 +81,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[HISTORY] = History(storage, definitions, contacts)
     app[PIPELINE] = Pipeline(storage, definitions, writer, sessions)
     app[IDENTITY] = Identity(storage, sessions)
+    app[SEGMENTS] = Segments(storage, definitions)
     app[BROWSER] = Browser(app[KEYRING], sessions, app[PIPELINE], app[IDENTITY])
     watcher = asyncio.create_task(definitions.watch(), name="ekevents-definitions")
     try:
@@ -106,6 +110,7 @@ async def create_app(config: Config) -> web.Application:
         api_definitions,
         api_events,
         api_contacts,
+        api_segments,
         browser,
         ui_auth,
         ui_overview,

@@ -7,9 +7,12 @@ SQL. `open_storage` picks the backend from the database URL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from collector.model import ApiKey, ContactRef, Definition, NewEvent, NewFailure, Outcome
+
+if TYPE_CHECKING:
+    from collector.segments import Group
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,13 @@ class Storage(Protocol):
 
     # contacts
     async def existing_contact_ids(self, ids: list[int]) -> set[int]: ...
+    async def segment_contacts(
+        self, tree: Group, limit: int, after_id: int | None
+    ) -> tuple[int, list[dict[str, Any]]]: ...
+    async def explain_segment(self, tree: Group) -> list[str]: ...
+    async def save_segment(self, name: str, rules: Any) -> dict[str, Any]: ...
+    async def get_segment(self, segment_id: int) -> dict[str, Any] | None: ...
+    async def list_segments(self) -> list[dict[str, Any]]: ...
     async def search_contacts(
         self, text: str | None, limit: int, after: Page | None
     ) -> list[dict[str, Any]]: ...

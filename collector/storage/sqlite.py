@@ -18,7 +18,9 @@ import aiosqlite
 
 from collector.errors import Conflict
 from collector.model import ApiKey, ContactRef, Definition, Field, NewEvent, NewFailure, Outcome
+from collector.segments import Group
 from collector.storage import EventQuery, FailedQuery, Page
+from collector.storage.sqlite_segments import group_sql
 from collector.timeutil import format_us, now_us
 
 _CHUNK = 500  # rows per IN (…) list, well under SQLite's variable limit
@@ -553,6 +555,49 @@ class SQLiteStorage:
         )
         return [{**_contact_json(row), "_page": (0, row["id"])} for row in rows]
 
+    async def segment_contacts(
+        self, tree: Group, limit: int, after_id: int | None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many contacts match `tree`, and a page of them by id."""
+        sql, args = group_sql(tree)
+        rows = await self._read(f"WITH seg(id) AS ({sql}) SELECT count(*) FROM seg", args)
+        count = rows[0][0]
+        rows = await self._read(
+            f"""WITH seg(id) AS ({sql})
+                SELECT id, email, phone, external_id, attributes, created_at FROM contacts
+                WHERE id IN (SELECT id FROM seg) AND id > ? ORDER BY id LIMIT ?""",
+            (*args, after_id or 0, limit),
+        )
+        return count, [{**_contact_json(row), "_page": (0, row["id"])} for row in rows]
+
+    async def explain_segment(self, tree: Group) -> list[str]:
+        sql, args = group_sql(tree)
+        rows = await self._read(
+            f"EXPLAIN QUERY PLAN WITH seg(id) AS ({sql}) SELECT count(*) FROM seg", args
+        )
+        return [row[3] for row in rows]
+
+    async def save_segment(self, name: str, rules: Any) -> dict[str, Any]:
+        async with _Tx(self) as db:
+            cursor = await db.execute(
+                "INSERT INTO segments (name, rules, created_at) VALUES (?, ?, ?) RETURNING id",
+                (name, dumps(rules), now_us()),
+            )
+            segment_id = (await cursor.fetchone())[0]
+        found = await self.get_segment(segment_id)
+        assert found is not None
+        return found
+
+    async def get_segment(self, segment_id: int) -> dict[str, Any] | None:
+        rows = await self._read(
+            "SELECT id, name, rules, created_at FROM segments WHERE id = ?", (segment_id,)
+        )
+        return _segment_json(rows[0]) if rows else None
+
+    async def list_segments(self) -> list[dict[str, Any]]:
+        rows = await self._read("SELECT id, name, rules, created_at FROM segments ORDER BY id DESC")
+        return [_segment_json(row) for row in rows]
+
     async def existing_contact_ids(self, ids: list[int]) -> set[int]:
         found: set[int] = set()
         for chunk in _chunks(sorted(set(ids))):
@@ -735,6 +780,15 @@ def _failed_json(row: aiosqlite.Row) -> dict[str, Any]:
     if "replayed_at" in row.keys():  # noqa: SIM118 (sqlite3.Row has no __contains__)
         out["replayed_at"] = format_us(row["replayed_at"])
     return out
+
+
+def _segment_json(row: aiosqlite.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "rules": json.loads(row["rules"]),
+        "created_at": format_us(row["created_at"]),
+    }
 
 
 def _contact_json(row: aiosqlite.Row) -> dict[str, Any]:
