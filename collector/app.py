@@ -20,6 +20,7 @@ from collector.appkeys import (
     KEYRING,
     LIVE,
     PIPELINE,
+    SCENARIOS,
     SEGMENTS,
     SESSIONS,
     STORAGE,
@@ -35,6 +36,8 @@ from collector.identity import Identity
 from collector.keys import KeyRing
 from collector.live import LiveFeed
 from collector.pipeline import Pipeline
+from collector.delivery import DeliveryWorker
+from collector.scenarios import Scenarios
 from collector.secret import signing_secret
 from collector.segments import Segments
 from collector.sessions import SessionSigner
@@ -43,6 +46,7 @@ from collector.web import (
     api_contacts,
     api_definitions,
     api_events,
+    api_scenarios,
     api_segments,
     browser,
     errors,
@@ -65,7 +69,15 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     definitions = Definitions(storage)
     await definitions.load()
     live = LiveFeed()
-    writer = Writer(storage, max_batch=config.writer_max_batch, on_commit=live.committed)
+    scenarios = Scenarios(storage, definitions)
+    await scenarios.load()
+
+    def committed(items: list, outcomes: list) -> None:
+        live.committed(items, outcomes)
+        if any(getattr(item, "outbox", None) for item in items):
+            scenarios.wake.set()  # new deliveries: the worker need not wait for its poll
+
+    writer = Writer(storage, max_batch=config.writer_max_batch, on_commit=committed)
     app[LIVE] = live
     writer.start()
     secret = await signing_secret(storage)
@@ -79,15 +91,22 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[CONTACTS] = contacts
     app[KEYRING] = KeyRing(storage)
     app[HISTORY] = History(storage, definitions, contacts)
-    app[PIPELINE] = Pipeline(storage, definitions, writer, sessions)
+    app[PIPELINE] = Pipeline(storage, definitions, writer, sessions, scenarios)
+    app[SCENARIOS] = scenarios
     app[IDENTITY] = Identity(storage, sessions)
     app[SEGMENTS] = Segments(storage, definitions)
     app[BROWSER] = Browser(app[KEYRING], sessions, app[PIPELINE], app[IDENTITY])
-    watcher = asyncio.create_task(definitions.watch(), name="ekevents-definitions")
+    background = [
+        asyncio.create_task(definitions.watch(), name="ekevents-definitions"),
+        asyncio.create_task(scenarios.watch(), name="ekevents-scenarios"),
+        asyncio.create_task(DeliveryWorker(storage, scenarios).run(), name="ekevents-delivery"),
+    ]
     try:
         yield
     finally:
-        watcher.cancel()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await writer.stop()
         await storage.close()
 
@@ -110,6 +129,7 @@ async def create_app(config: Config) -> web.Application:
         api_definitions,
         api_events,
         api_contacts,
+        api_scenarios,
         api_segments,
         browser,
         ui_auth,

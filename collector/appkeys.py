@@ -14,6 +14,7 @@ from collector.identity import Identity
 from collector.keys import KeyRing
 from collector.live import LiveFeed
 from collector.pipeline import Pipeline
+from collector.scenarios import Scenarios
 from collector.segments import Segments
 from collector.sessions import SessionSigner
 from collector.storage import Storage
@@ -33,3 +34,4 @@ BROWSER = web.AppKey("browser", Browser)
 UI_SIGNER = web.AppKey("ui_signer", URLSafeTimedSerializer)
 LIVE = web.AppKey("live", LiveFeed)
 SEGMENTS = web.AppKey("segments", Segments)
+SCENARIOS = web.AppKey("scenarios", Scenarios)

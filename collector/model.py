@@ -134,6 +134,16 @@ class NewEvent:
     api_verified: bool
     failed_id: str | None = None
     key_name: str = ""  # the key it came with, for the live debugger
+    outbox: list[OutboxItem] = field(default_factory=list)  # scenario work it starts
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """Scenario work an event starts: a delivery, or a fan-out to a system audience."""
+
+    scenario_id: int
+    action_index: int
+    kind: str  # delivery | fanout
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from collector.ids import new_id
 from collector.keys import require_identifier
 from collector.model import ApiKey, IncomingEvent, NewEvent, NewFailure, Outcome, Reason
 from collector.sessions import SessionSigner
+from collector.scenarios import Scenarios
 from collector.storage import Storage
 from collector.timeutil import now_us
 from collector.validation import check_params
@@ -26,12 +27,18 @@ MAX_EVENT_BYTES = 32 * 1024
 
 class Pipeline:
     def __init__(
-        self, storage: Storage, definitions: Definitions, writer: Writer, sessions: SessionSigner
+        self,
+        storage: Storage,
+        definitions: Definitions,
+        writer: Writer,
+        sessions: SessionSigner,
+        scenarios: Scenarios | None = None,
     ) -> None:
         self.storage = storage
         self.definitions = definitions
         self.writer = writer
         self.sessions = sessions
+        self.scenarios = scenarios
 
     async def run(
         self, events: list[IncomingEvent], key: ApiKey, source: dict[str, Any]
@@ -184,7 +191,7 @@ class Pipeline:
                 payload=e.raw,
                 failed_id=e.failed_id,
             )
-        return NewEvent(
+        event = NewEvent(
             id=e.id or new_id(),
             event=definition.name,
             ts=e.timestamp_us if e.timestamp_us is not None else received,
@@ -200,3 +207,6 @@ class Pipeline:
             failed_id=e.failed_id,
             key_name=source.get("key", ""),
         )
+        if self.scenarios is not None:
+            event.outbox = self.scenarios.outbox_for(event, definition.scope)
+        return event

@@ -13,6 +13,7 @@ A contact who never did the event matches `count` = 0 and <= N, and no first/las
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -259,6 +260,43 @@ class _Compiler:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 100_000:
             raise self.fail(path, "a whole number of days ≥ 1")
         return value
+
+
+_OPERATORS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+              ">": operator.gt, ">=": operator.ge}
+
+
+def _ascii_lower(text: str) -> str:
+    # SQLite's lower() folds ASCII only; so does this, so both evaluations agree
+    return "".join(c.lower() if c.isascii() else c for c in text)
+
+
+def param_matches(p: ParamCondition, params: dict[str, Any]) -> bool:
+    """One parameter condition on one event's params, in Python (scenario triggers; the
+    segment SQL must agree with it, which the property test checks)."""
+    v = params.get(p.code)
+    if p.op == "empty":
+        return (v is None or v == "") == p.value
+    if v is None:
+        return False
+    if p.type == "boolean":
+        return bool(v == p.value)
+    if p.type in ("date", "timestamp"):
+        t = parse_time_us(v)
+        if p.op == "within_days":
+            return bool(t >= p.value)
+        low, high = p.value
+        return (low is None or t >= low) and (high is None or t < high)
+    if p.op == "contains":
+        return _ascii_lower(p.value) in _ascii_lower(str(v))
+    if p.op == "in":
+        return v in p.value
+    if p.op == "between":
+        return bool(p.value[0] <= v <= p.value[1])
+    try:
+        return bool(_OPERATORS[p.op](v, p.value))
+    except TypeError:  # a stored value of another type (the field's type changed)
+        return False
 
 
 class Segments:

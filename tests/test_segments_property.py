@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from collector.definitions import Definitions
 from collector.ids import new_id
 from collector.model import ContactRef, NewEvent
-from collector.segments import EventCondition, Group, ParamCondition, compile_rules
+from collector.segments import EventCondition, Group, compile_rules, param_matches
 from collector.storage.sqlite import SQLiteStorage
-from collector.timeutil import format_datetime, parse_time_us, to_us
+from collector.timeutil import format_datetime, to_us
 
 NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
 COLORS = ["red", "Red shirt", "blue", "", "green"]
@@ -142,40 +142,6 @@ def rule_sets(draw):
 # -- the plain-Python evaluation ---------------------------------------------------------
 
 
-def _ascii_lower(text):
-    return "".join(c.lower() if c.isascii() else c for c in text)
-
-
-def _param_ok(p: ParamCondition, params) -> bool:
-    v = params.get(p.code)
-    if p.op == "empty":
-        return (v is None or v == "") == p.value
-    if v is None:
-        return False
-    if p.type == "boolean":
-        return v == p.value
-    if p.type in ("date", "timestamp"):
-        t = parse_time_us(v)
-        if p.op == "within_days":
-            return t >= p.value
-        low, high = p.value
-        return (low is None or t >= low) and (high is None or t < high)
-    if p.op == "contains":
-        return _ascii_lower(p.value) in _ascii_lower(v)
-    if p.op == "in":
-        return v in p.value
-    if p.op == "between":
-        return p.value[0] <= v <= p.value[1]
-    return {
-        "=": v == p.value,
-        "!=": v != p.value,
-        "<": v < p.value,
-        "<=": v <= p.value,
-        ">": v > p.value,
-        ">=": v >= p.value,
-    }[p.op]
-
-
 def _condition_ok(c: EventCondition, events) -> bool:
     times = [
         ts
@@ -183,7 +149,7 @@ def _condition_ok(c: EventCondition, events) -> bool:
         if name == c.event
         and (c.since_us is None or ts >= c.since_us)
         and (c.until_us is None or ts < c.until_us)
-        and all(_param_ok(p, params) for p in c.where)
+        and all(param_matches(p, params) for p in c.where)
     ]
     if c.count_op is not None:
         n = len(times)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from collector.model import ApiKey, ContactRef, Definition, NewEvent, NewFailure, Outcome
 
 if TYPE_CHECKING:
+    from collector.scenarios import Scenario
     from collector.segments import Group
 
 
@@ -89,6 +90,30 @@ class Storage(Protocol):
 
     # contacts
     async def existing_contact_ids(self, ids: list[int]) -> set[int]: ...
+
+    # scenarios and the outbox
+    async def save_scenario(
+        self, name: str, enabled: bool, trigger: dict[str, Any], actions: list[dict[str, Any]]
+    ) -> Scenario: ...
+    async def get_scenario(self, scenario_id: int) -> Scenario | None: ...
+    async def list_scenarios(self) -> list[Scenario]: ...
+    async def set_scenario_enabled(self, scenario_id: int, enabled: bool) -> None: ...
+    async def scenarios_stamp(self) -> tuple[int, int]: ...
+    async def lease_due(self, now: int, limit: int, lease_us: int) -> list[dict[str, Any]]: ...
+    async def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        status_code: int | None,
+        error: str | None,
+        status: str,
+        next_attempt_at: int,
+        message: str | None,
+    ) -> None: ...
+    async def expand_fanout(
+        self, fanout_id: int, scenario_id: int, actions: int, event_id: str, contact_ids: list[int]
+    ) -> None: ...
+    async def list_deliveries(self, scenario_id: int, limit: int) -> list[dict[str, Any]]: ...
     async def segment_contacts(
         self, tree: Group, limit: int, after_id: int | None
     ) -> tuple[int, list[dict[str, Any]]]: ...

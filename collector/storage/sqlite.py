@@ -18,6 +18,7 @@ import aiosqlite
 
 from collector.errors import Conflict
 from collector.model import ApiKey, ContactRef, Definition, Field, NewEvent, NewFailure, Outcome
+from collector.scenarios import Scenario
 from collector.segments import Group
 from collector.storage import EventQuery, FailedQuery, Page
 from collector.storage.sqlite_segments import group_sql
@@ -311,7 +312,7 @@ class SQLiteStorage:
                     )
                     if cursor.rowcount != 1:
                         lost_claims.add(i)
-            rows = []
+            rows, outbox, now = [], [], now_us()
             for i, e in events:
                 if e.id in taken or i in lost_claims:
                     outcomes[i] = Outcome("duplicate", e.id)
@@ -322,6 +323,10 @@ class SQLiteStorage:
                 else:
                     contact_id, verified = links.get(e.session_id, (None, e.api_verified))
                 rows.append(_event_row(e, contact_id, verified))
+                outbox.extend(
+                    (o.scenario_id, o.action_index, o.kind, e.id, contact_id, now, now)
+                    for o in e.outbox
+                )
                 outcomes[i] = Outcome("accepted", e.id)
             if rows:
                 await db.executemany(
@@ -329,6 +334,13 @@ class SQLiteStorage:
                            params, context, version, source, api_inserted, api_verified)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     rows,
+                )
+            if outbox:
+                await db.executemany(
+                    """INSERT INTO deliveries (scenario_id, action_index, kind, event_id,
+                           contact_id, next_attempt_at, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                    outbox,
                 )
             new_failures = [f for _, f in failures if not f.failed_id]
             if new_failures:
@@ -598,6 +610,128 @@ class SQLiteStorage:
         rows = await self._read("SELECT id, name, rules, created_at FROM segments ORDER BY id DESC")
         return [_segment_json(row) for row in rows]
 
+    # -- scenarios and their outbox ------------------------------------------------------
+
+    async def save_scenario(
+        self, name: str, enabled: bool, trigger: dict[str, Any], actions: list[dict[str, Any]]
+    ) -> Scenario:
+        now = now_us()
+        async with _Tx(self) as db:
+            cursor = await db.execute(
+                """INSERT INTO scenarios (name, enabled, trigger, actions, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+                (name, int(enabled), dumps(trigger), dumps(actions), now, now),
+            )
+            scenario_id = (await cursor.fetchone())[0]
+        found = await self.get_scenario(scenario_id)
+        assert found is not None
+        return found
+
+    async def get_scenario(self, scenario_id: int) -> Scenario | None:
+        rows = await self._read(
+            "SELECT id, name, enabled, trigger, actions FROM scenarios WHERE id = ?",
+            (scenario_id,),
+        )
+        return _scenario(rows[0]) if rows else None
+
+    async def list_scenarios(self) -> list[Scenario]:
+        rows = await self._read(
+            "SELECT id, name, enabled, trigger, actions FROM scenarios ORDER BY id"
+        )
+        return [_scenario(row) for row in rows]
+
+    async def set_scenario_enabled(self, scenario_id: int, enabled: bool) -> None:
+        async with _Tx(self) as db:
+            await db.execute(
+                "UPDATE scenarios SET enabled = ?, updated_at = ? WHERE id = ?",
+                (int(enabled), now_us(), scenario_id),
+            )
+
+    async def scenarios_stamp(self) -> tuple[int, int]:
+        rows = await self._read("SELECT count(*), coalesce(max(updated_at), 0) FROM scenarios")
+        return rows[0][0], rows[0][1]
+
+    async def lease_due(self, now: int, limit: int, lease_us: int) -> list[dict[str, Any]]:
+        """Take up to `limit` due outbox rows for `lease_us`; nobody else takes them meanwhile
+        (in SQLite the write lock makes the select-and-update one step)."""
+        async with _Tx(self) as db:
+            rows = await db.execute_fetchall(
+                """UPDATE deliveries SET leased_until = ?
+                   WHERE id IN (SELECT id FROM deliveries
+                                WHERE status = 'pending' AND next_attempt_at <= ?
+                                  AND leased_until <= ?
+                                ORDER BY next_attempt_at LIMIT ?)
+                   RETURNING id, scenario_id, action_index, kind, event_id, contact_id, attempts""",
+                (now + lease_us, now, now, limit),
+            )
+        return [dict(row) for row in rows]
+
+    async def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        status_code: int | None,
+        error: str | None,
+        status: str,
+        next_attempt_at: int,
+        message: str | None,
+    ) -> None:
+        now = now_us()
+        async with _Tx(self) as db:
+            await db.execute(
+                """INSERT INTO delivery_attempts (delivery_id, at, status_code, error)
+                   VALUES (?, ?, ?, ?)""",
+                (delivery_id, now, status_code, error),
+            )
+            await db.execute(
+                """UPDATE deliveries SET status = ?, attempts = attempts + 1,
+                       next_attempt_at = ?, leased_until = 0, message = ? WHERE id = ?""",
+                (status, next_attempt_at, message, delivery_id),
+            )
+
+    async def expand_fanout(
+        self, fanout_id: int, scenario_id: int, actions: int, event_id: str, contact_ids: list[int]
+    ) -> None:
+        """Turn a fan-out row into one delivery per audience contact and action, at once."""
+        now = now_us()
+        async with _Tx(self) as db:
+            await db.executemany(
+                """INSERT INTO deliveries (scenario_id, action_index, kind, event_id, contact_id,
+                       next_attempt_at, created_at)
+                   VALUES (?, ?, 'delivery', ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                [
+                    (scenario_id, a, event_id, contact_id, now, now)
+                    for contact_id in contact_ids
+                    for a in range(actions)
+                ],
+            )
+            await db.execute(
+                "UPDATE deliveries SET status = 'done', leased_until = 0 WHERE id = ?",
+                (fanout_id,),
+            )
+
+    async def list_deliveries(self, scenario_id: int, limit: int) -> list[dict[str, Any]]:
+        rows = await self._read(
+            """SELECT id, event_id, contact_id, status, message FROM deliveries
+               WHERE scenario_id = ? AND kind = 'delivery' ORDER BY id DESC LIMIT ?""",
+            (scenario_id, limit),
+        )
+        found = [dict(row) for row in rows]
+        by_id = {d["id"]: d for d in found}
+        for d in found:
+            d["attempts"] = []
+        for chunk in _chunks(list(by_id)):
+            attempts = await self._read(
+                f"""SELECT delivery_id, at, status_code, error FROM delivery_attempts
+                    WHERE delivery_id IN ({_marks(chunk)}) ORDER BY id""",
+                chunk,
+            )
+            for a in attempts:
+                by_id[a["delivery_id"]]["attempts"].append(
+                    {"at": format_us(a["at"]), "status_code": a["status_code"], "error": a["error"]}
+                )
+        return found
+
     async def existing_contact_ids(self, ids: list[int]) -> set[int]:
         found: set[int] = set()
         for chunk in _chunks(sorted(set(ids))):
@@ -780,6 +914,16 @@ def _failed_json(row: aiosqlite.Row) -> dict[str, Any]:
     if "replayed_at" in row.keys():  # noqa: SIM118 (sqlite3.Row has no __contains__)
         out["replayed_at"] = format_us(row["replayed_at"])
     return out
+
+
+def _scenario(row: aiosqlite.Row) -> Scenario:
+    return Scenario(
+        id=row["id"],
+        name=row["name"],
+        enabled=bool(row["enabled"]),
+        trigger=json.loads(row["trigger"]),
+        actions=json.loads(row["actions"]),
+    )
 
 
 def _segment_json(row: aiosqlite.Row) -> dict[str, Any]:
