@@ -262,8 +262,14 @@ class _Compiler:
         return value
 
 
-_OPERATORS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-              ">": operator.gt, ">=": operator.ge}
+_OPERATORS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def _ascii_lower(text: str) -> str:
@@ -321,6 +327,13 @@ class Segments:
             raise RuleError("name: 1 to 200 characters", details=[{"path": "name"}])
         compile_rules(body.get("rules"), self.definitions)  # refuse what would not run
         return await self.storage.save_segment(name, body["rules"])
+
+    async def ask(self, question: Any, limit: int, readable: frozenset[str]) -> dict[str, Any]:
+        """An English question → rules → the contacts (see audience.py for the grammar)."""
+        from collector.audience import parse_question
+
+        rules = await parse_question(question, self.definitions, self.storage.distinct_param_values)
+        return {"rules": rules, **await self.preview(rules, limit, None, readable)}
 
     async def list(self) -> list[dict[str, Any]]:
         return await self.storage.list_segments()

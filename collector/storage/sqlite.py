@@ -582,6 +582,14 @@ class SQLiteStorage:
         )
         return count, [{**_contact_json(row), "_page": (0, row["id"])} for row in rows]
 
+    async def distinct_param_values(self, event: str, code: str, limit: int = 10_000) -> list[Any]:
+        rows = await self._read(
+            """SELECT DISTINCT json_extract(params, ?) FROM events
+               WHERE event = ? AND json_extract(params, ?) IS NOT NULL LIMIT ?""",
+            (f'$."{code}"', event, f'$."{code}"', limit),
+        )
+        return [row[0] for row in rows]
+
     async def explain_segment(self, tree: Group) -> list[str]:
         sql, args = group_sql(tree)
         rows = await self._read(

@@ -35,6 +35,15 @@ async def preview(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+@routes.post("/api/v1/audience/query", name="api-audience-query")
+async def audience_query(request: web.Request) -> web.Response:
+    key = await request.app[KEYRING].server_key(presented_key(request), "segments:read")
+    body = await json_body(request)
+    question = body.get("q") if isinstance(body, dict) else None
+    result = await request.app[SEGMENTS].ask(question, parse_limit(request.query), key.allow_read)
+    return web.json_response(result)
+
+
 @routes.post("/api/v1/segments", name="api-segments-create")
 async def create(request: web.Request) -> web.Response:
     await request.app[KEYRING].server_key(presented_key(request), "segments:read")
