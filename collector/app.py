@@ -57,6 +57,8 @@ from collector.web import (
     ui_keys,
     ui_live,
     ui_overview,
+    ui_scenarios,
+    ui_segments,
 )
 from collector.writer import Writer
 
@@ -139,6 +141,8 @@ async def create_app(config: Config) -> web.Application:
         ui_contacts,
         ui_live,
         ui_keys,
+        ui_segments,
+        ui_scenarios,
     ):
         app.router.add_routes(module.routes)
     app.router.add_get("/healthz", _health, name="health")

@@ -15,6 +15,8 @@ NAV = [
     ("/events", "Events"),
     ("/failed", "Failed"),
     ("/contacts", "Contacts"),
+    ("/segments", "Segments"),
+    ("/scenarios", "Scenarios"),
     ("/live", "Live"),
     ("/keys", "Keys"),
 ]
