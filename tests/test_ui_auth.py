@@ -80,3 +80,9 @@ async def test_unknown_ui_pages_answer_html_and_api_paths_json(ui, api):
     assert "nothing at this address" in await page.text()
     machine = await api.get("/api/v1/no-such-thing")
     assert machine.status == 404 and (await machine.json())["error"]["code"] == "not_found"
+
+
+async def test_error_pages_keep_the_layout_and_security_headers(ui, api):
+    page = await api.client.get("/no-such-page")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert 'aria-label="Main"' in await page.text()  # the navigation of a signed-in user

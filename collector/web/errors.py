@@ -42,13 +42,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except DomainError as exc:
         if is_ui_path(request.path):
-            return _html_error(request, exc.status, "That did not work", exc.message)
+            return await _html_error(request, exc.status, "That did not work", exc.message)
         return web.json_response(exc.body(), status=exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         if is_ui_path(request.path):
-            return _html_error(request, exc.status, exc.reason or "Error")
+            return await _html_error(request, exc.status, exc.reason or "Error")
         response = error_response(
             exc.status, _CODES.get(exc.status, "http_error"), exc.reason or "error"
         )
@@ -59,7 +59,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if is_ui_path(request.path):
-            return _html_error(request, 500, "Something went wrong on our side")
+            return await _html_error(request, 500, "Something went wrong on our side")
         return error_response(500, "internal_error", "something went wrong on our side")
 
 
@@ -69,10 +69,21 @@ _UI_MESSAGES = {
 }
 
 
-def _html_error(
+async def _html_error(
     request: web.Request, status: int, title: str, message: str | None = None
 ) -> web.Response:
+    """The error as a UI page: the layout (nav for a signed-in user) and the security
+    headers, which this middleware, running outside the UI guard, must add itself."""
+    from collector.web.ui import render  # the UI modules import this one
+    from collector.web.ui_auth import SECURITY_HEADERS
+
     message = message or _UI_MESSAGES.get(status, "Please go back and try again.")
-    return aiohttp_jinja2.render_template(
-        "error.html", request, {"title": title, "message": message}, status=status
-    )
+    try:
+        response = await render(request, "error.html", {"title": title, "message": message},
+                                status=status)
+    except Exception:  # the error may be the database itself: no user, no nav then
+        response = aiohttp_jinja2.render_template(
+            "error.html", request, {"title": title, "message": message}, status=status
+        )
+    response.headers.update(SECURITY_HEADERS)
+    return response
