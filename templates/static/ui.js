@@ -37,3 +37,21 @@ document.addEventListener('click', function (e) {
     while (body.rows.length > 200) body.deleteRow(-1);
   };
 })();
+
+/* definitions: the web-tracking editor shows only the inputs a rule's trigger uses. Without
+   JavaScript every input shows and the server ignores the ones the trigger does not use. */
+(function () {
+  function showTriggerInputs(rule) {
+    var on = rule.querySelector('select[name$="-on"]');
+    if (!on) return;
+    var page = on.value === 'page';
+    rule.querySelectorAll('[data-when]').forEach(function (el) {
+      el.hidden = (el.getAttribute('data-when') === 'page') !== page;
+    });
+  }
+  document.querySelectorAll('fieldset.rule').forEach(showTriggerInputs);
+  document.addEventListener('change', function (e) {
+    var rule = e.target.closest && e.target.closest('fieldset.rule');
+    if (rule && /-on$/.test(e.target.name)) showTriggerInputs(rule);
+  });
+})();
