@@ -37,6 +37,7 @@ from collector.keys import KeyRing
 from collector.live import LiveFeed
 from collector.pipeline import Pipeline
 from collector.delivery import DeliveryWorker
+from collector.ecommerce import DEFAULT_EVENTS
 from collector.scenarios import Scenarios
 from collector.secret import signing_secret
 from collector.segments import Segments
@@ -70,6 +71,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await storage.open()
     definitions = Definitions(storage)
     await definitions.load()
+    await definitions.ensure(DEFAULT_EVENTS)
     live = LiveFeed()
     scenarios = Scenarios(storage, definitions)
     await scenarios.load()
@@ -146,7 +148,13 @@ async def create_app(config: Config) -> web.Application:
     ):
         app.router.add_routes(module.routes)
     app.router.add_get("/healthz", _health, name="health")
+    app.router.add_get("/favicon.ico", _favicon, name="favicon")
     return app
+
+
+async def _favicon(request: web.Request) -> web.Response:
+    """Browsers ask for it on every site; answer it rather than send them to /login."""
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
 
 
 async def _health(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ each change goes to storage first (with an optimistic version check) and then to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from collector.model import (
 from collector.storage import Storage
 
 SOURCE_FIELD = Field(code="source", type="text", label="Source")
+RESERVED_NAMES = frozenset({"new"})
 
 
 class DefinitionError(Unprocessable):
@@ -43,6 +45,8 @@ def parse_definition(
         raise DefinitionError("a definition is a JSON object")
     if not isinstance(name, str) or not EVENT_NAME.fullmatch(name):
         bad("name", "event names match ^[a-z][a-z0-9_-]{0,63}$")
+    elif name in RESERVED_NAMES:
+        bad("name", f"{name} is reserved (the UI uses it as a page)")
     title = body.get("title") or name
     if not isinstance(title, str) or len(title) > 200:
         bad("title", "title is text of at most 200 characters")
@@ -138,6 +142,14 @@ class Definitions:
 
     async def load(self) -> None:
         self._current = {d.name: d for d in await self.storage.list_definitions(True)}
+
+    async def ensure(self, bodies: list[dict[str, Any]]) -> None:
+        """Create the definitions in `bodies` that do not exist yet (hidden ones stay
+        hidden, edited ones stay edited)."""
+        for body in bodies:
+            if body["name"] not in self._current:
+                with contextlib.suppress(Conflict):  # another process made it meanwhile
+                    await self.create(body)
 
     def current(self, name: str) -> Definition | None:
         """The current version, hidden ones included; no I/O (ingestion's hot path)."""

@@ -86,3 +86,15 @@ async def test_error_pages_keep_the_layout_and_security_headers(ui, api):
     page = await api.client.get("/no-such-page")
     assert page.headers["X-Frame-Options"] == "DENY"
     assert 'aria-label="Main"' in await page.text()  # the navigation of a signed-in user
+
+
+async def test_a_second_login_page_load_keeps_the_first_forms_token(api):
+    await create_user(api.app[STORAGE], "ops@example.com", "correct horse")
+    page = await (await api.client.get("/login")).text()
+    token = CSRF_FIELD.search(page).group(1)
+    assert (await api.client.get("/favicon.ico", allow_redirects=False)).status == 301
+    await api.client.get("/login?next=/somewhere")  # e.g. another tab
+    response = await api.client.post(
+        "/login", data={"email": "ops@example.com", "password": "correct horse",
+                        "csrf": token, "next": "/"}, allow_redirects=False)
+    assert response.status == 302

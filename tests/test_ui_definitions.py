@@ -144,8 +144,8 @@ async def test_a_definition_is_created_through_the_form_with_fields_added_moved_
         page,
         "/definitions/new",
         {
-            "name": "add-to-cart",
-            "title": "Add to cart",
+            "name": "basket-add",
+            "title": "Add to basket",
             "category": "transaction",
             "field-0-code": "cart_id",
             "field-0-label": "Cart",
@@ -175,22 +175,22 @@ async def test_a_definition_is_created_through_the_form_with_fields_added_moved_
     values = form_of(await page.text(), "/definitions/new")
     assert (values["field-0-code"], values["field-1-code"]) == ("qty", "cart_id")
     assert values["field-1-required"] == "1" and "field-0-required" not in values
-    assert values["name"] == "add-to-cart" and values["title"] == "Add to cart"
-    assert (await api.get("/api/v1/event-definitions/add-to-cart")).status == 404  # not saved
+    assert values["name"] == "basket-add" and values["title"] == "Add to basket"
+    assert (await api.get("/api/v1/event-definitions/basket-add")).status == 404  # not saved
     page = await post_form(ui, page, "/definitions/new", {"action": "down:0"})
     page = await post_form(ui, page, "/definitions/new", {"action": "add"})  # left empty
     saved = await post_form(ui, page, "/definitions/new", {"action": "save"}, allow_redirects=False)
     assert saved.status == 302, await saved.text()
-    assert saved.headers["Location"] == "/definitions/add-to-cart?done=created"
+    assert saved.headers["Location"] == "/definitions/basket-add?done=created"
 
-    created = await definition(api, "add-to-cart")
-    assert created["title"] == "Add to cart" and created["category"] == "transaction"
+    created = await definition(api, "basket-add")
+    assert created["title"] == "Add to basket" and created["category"] == "transaction"
     assert [(f["code"], f["label"], f["type"], f["required"]) for f in created["fields"]] == [
         ("source", "Source", "text", False),
         ("cart_id", "Cart", "text", True),
         ("qty", "Quantity", "integer", False),
     ]
-    shown = await ui.get("/definitions/add-to-cart?done=created")
+    shown = await ui.get("/definitions/basket-add?done=created")
     assert "Created." in await shown.text()
 
 
@@ -346,20 +346,20 @@ async def test_the_no_code_editor_saves_a_click_rule_that_reaches_the_tracker_an
         api.app[STORAGE], name="shop", kind="site", origins=("http://shop.test",)
     )
     await api.define(
-        "add-to-cart",
+        "basket-add",
         [
             {"code": "product_id", "type": "text", "label": "Product", "required": True},
             {"code": "price", "type": "decimal", "label": "Price"},
         ],
     )
-    shown = await (await ui.get("/definitions/add-to-cart")).text()
+    shown = await (await ui.get("/definitions/basket-add")).text()
     assert "Enable web tracking" in shown and 'name="enable" value="1"' in shown
 
-    page = await ui.get("/definitions/add-to-cart/tracking?enable=1")
+    page = await ui.get("/definitions/basket-add/tracking?enable=1")
     assert page.status == 200
-    values = form_of(await page.text(), "/definitions/add-to-cart/tracking")
+    values = form_of(await page.text(), "/definitions/basket-add/tracking")
     assert values["enabled"] == "1" and values["rule-0-on"] == "click"
-    action = "/definitions/add-to-cart/tracking"
+    action = "/definitions/basket-add/tracking"
     page = await post_form(ui, page, action, {"rule-0-selector": ".buy", "action": "add-mapping:0"})
     page = await post_form(
         ui,
@@ -395,7 +395,7 @@ async def test_the_no_code_editor_saves_a_click_rule_that_reaches_the_tracker_an
             "price": {"from": "text", "selector": ".price"},
         },
     }
-    now = await definition(api, "add-to-cart")
+    now = await definition(api, "basket-add")
     assert now["web_tracking"] == {"enabled": True, "rules": [rule]}
     assert now["version"] == 2 and [f["code"] for f in now["fields"]] == [
         "source",
@@ -405,14 +405,14 @@ async def test_the_no_code_editor_saves_a_click_rule_that_reaches_the_tracker_an
 
     script = await (await api.client.get(f"/s/{site_key}.js")).text()
     config, _ = json.JSONDecoder().raw_decode(script, script.index('{"e":'))
-    assert {"n": "add-to-cart", "tr": rule["trigger"], "p": rule["params"]} in config["r"]
+    assert {"n": "basket-add", "tr": rule["trigger"], "p": rule["params"]} in config["r"]
 
     text = await (await ui.get(f"{action}?done=saved")).text()
     assert "Saved." in text
     assert "YOUR_SITE_KEY.js" in text and site_key[:10] in text and site_key not in text
     assert "http://shop.test" in text
     assert 'data-copy="install-code"' in text and 'id="install-code"' in text
-    assert "ekEvents.push(&#39;add-to-cart&#39;, {" in text
+    assert "ekEvents.push(&#39;basket-add&#39;, {" in text
     assert "product_id: &#34;example&#34;,  // text, required" in text
     assert "price: 9.99  // decimal" in text
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # APIs with their own keys, the browser door, the tracker script, assets.
-_NOT_UI = ("/api/", "/v1/", "/s/", "/healthz", "/static/")
+_NOT_UI = ("/api/", "/v1/", "/s/", "/healthz", "/static/", "/favicon.ico")
 
 
 def is_ui_path(path: str) -> bool:

@@ -116,7 +116,9 @@ def _safe_next(target: Any) -> str:
 async def login_form(request: web.Request) -> web.Response:
     if await current_user(request):
         raise web.HTTPFound("/")
-    token = secrets.token_urlsafe(24)
+    # Reuse a token already issued: a second GET (another tab, a browser's own request
+    # for /favicon.ico) must not invalidate the form already on screen.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = aiohttp_jinja2.render_template(
         "login.html",
         request,
