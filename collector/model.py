@@ -114,6 +114,7 @@ class IncomingEvent:
     api_verified: bool = False
     reasons: list[Reason] = field(default_factory=list)  # found while reading the wire shape
     failed_id: str | None = None  # set when this is a replay of a stored failure
+    attributes: dict[str, Any] = field(default_factory=dict)  # contact fields to set
 
 
 @dataclass(slots=True)
@@ -135,6 +136,9 @@ class NewEvent:
     failed_id: str | None = None
     key_name: str = ""  # the key it came with, for the live debugger
     outbox: list[OutboxItem] = field(default_factory=list)  # scenario work it starts
+    products: list[dict[str, Any]] = field(default_factory=list)  # catalog records it carries
+    keys: dict[str, str] = field(default_factory=dict)  # property key paths → JSON type
+    attributes: dict[str, Any] = field(default_factory=dict)  # contact fields it sets
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +162,7 @@ class NewFailure:
     reasons: list[Reason]
     payload: str
     failed_id: str | None = None  # a replay that failed again updates the original
+    keys: dict[str, str] = field(default_factory=dict)  # property key paths, for event types
 
 
 @dataclass(frozen=True, slots=True)

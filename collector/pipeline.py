@@ -12,6 +12,7 @@ from typing import Any
 
 from collector.adapters import read_again
 from collector.definitions import Definitions
+from collector.ecommerce import check_products, key_paths, products_in
 from collector.ids import new_id
 from collector.keys import require_identifier
 from collector.model import ApiKey, IncomingEvent, NewEvent, NewFailure, Outcome, Reason
@@ -166,6 +167,7 @@ class Pipeline:
                 )
             checked = check_params(definition, params)
             reasons.extend(checked.reasons)
+            reasons.extend(check_products(definition.name, params))
             if not reasons and checked.new_fields:
                 # The new fields become a new version; check again against that version
                 # (an operator may have defined one of them differently meanwhile).
@@ -190,6 +192,7 @@ class Pipeline:
                 reasons=reasons,
                 payload=e.raw,
                 failed_id=e.failed_id,
+                keys=key_paths(params) if isinstance(name, str) else {},
             )
         event = NewEvent(
             id=e.id or new_id(),
@@ -206,6 +209,9 @@ class Pipeline:
             api_verified=e.api_verified,
             failed_id=e.failed_id,
             key_name=source.get("key", ""),
+            products=products_in(definition.name, checked.params),
+            keys=key_paths(checked.params),
+            attributes=e.attributes,
         )
         if self.scenarios is not None:
             event.outbox = self.scenarios.outbox_for(event, definition.scope)

@@ -77,10 +77,14 @@ class Collector:
 
     async def define(self, name: str, fields: list[dict[str, Any]] | None = None, **kw: Any):
         assert self.http
-        async with self.http.post(
-            "/api/v1/event-definitions", json={"name": name, "fields": fields or [], **kw}
-        ) as r:
-            assert r.status == 201, await r.text()
+        body = {"name": name, "fields": fields or [], **kw}
+        async with self.http.post("/api/v1/event-definitions", json=body) as r:
+            created = r.status
+        if created == 409:  # a pre-registered default event: give it this shape
+            async with self.http.put(f"/api/v1/event-definitions/{name}", json=body) as r:
+                assert r.status == 200, await r.text()
+        else:
+            assert created == 201
 
     async def events(self, **query: str) -> list[dict[str, Any]]:
         """Stored events matching `query`, oldest first."""

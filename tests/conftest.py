@@ -48,9 +48,14 @@ class Api:
         return await create_key(self.app[STORAGE], **kw)
 
     async def define(self, name: str, fields: list[dict[str, Any]] | None = None, **kw: Any):
-        response = await self.post(
-            "/api/v1/event-definitions", {"name": name, "fields": fields or [], **kw}
-        )
+        """Define `name` with exactly these fields: created, or (for the pre-registered
+        default events) edited into this shape."""
+        body = {"name": name, "fields": fields or [], **kw}
+        response = await self.post("/api/v1/event-definitions", body)
+        if response.status == 409:
+            response = await self.put(f"/api/v1/event-definitions/{name}", body)
+            assert response.status == 200, await response.text()
+            return await response.json()
         assert response.status == 201, await response.text()
         return await response.json()
 

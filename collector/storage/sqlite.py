@@ -335,6 +335,18 @@ class SQLiteStorage:
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     rows,
                 )
+            accepted = [e for i, e in events if outcomes[i].status == "accepted"]
+            await self._record_traffic(db, accepted, [f for _, f in failures if not f.failed_id])
+            attributes = [
+                (dumps(e.attributes), contact_ids[e.contact])
+                for e in accepted
+                if e.attributes and e.contact
+            ]
+            if attributes:
+                await db.executemany(
+                    "UPDATE contacts SET attributes = json_patch(attributes, ?) WHERE id = ?",
+                    attributes,
+                )
             if outbox:
                 await db.executemany(
                     """INSERT INTO deliveries (scenario_id, action_index, kind, event_id,
@@ -369,6 +381,64 @@ class SQLiteStorage:
         for i, f in failures:
             outcomes[i] = Outcome("failed", f.failed_id or f.id, tuple(f.reasons))
         return outcomes  # type: ignore[return-value]
+
+    async def _record_traffic(
+        self, db: aiosqlite.Connection, events: list[NewEvent], failures: list[NewFailure]
+    ) -> None:
+        """What a batch teaches: products for the catalog, property keys per event name,
+        contact fields set by events."""
+        seen: dict[tuple[str, str, str], int] = {}
+        for item in [*events, *failures]:
+            if item.event:
+                for key, type_ in item.keys.items():
+                    seen[(item.event, key, type_)] = seen.get((item.event, key, type_), 0) + 1
+        if seen:
+            await db.executemany(
+                """INSERT INTO event_keys (event, key, type, count) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (event, key, type) DO UPDATE SET count = count + excluded.count""",
+                [(*k, n) for k, n in seen.items()],
+            )
+        products = [(p, e.ts) for e in events for p in e.products]
+        if products:
+            await db.executemany(
+                """INSERT INTO products (product_id, name, price, category, brand, url, image_url,
+                       first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (product_id) DO UPDATE SET
+                       name = coalesce(excluded.name, name),
+                       price = coalesce(excluded.price, price),
+                       category = coalesce(excluded.category, category),
+                       brand = coalesce(excluded.brand, brand),
+                       url = coalesce(excluded.url, url),
+                       image_url = coalesce(excluded.image_url, image_url),
+                       first_seen = min(first_seen, excluded.first_seen),
+                       last_seen = max(last_seen, excluded.last_seen)""",
+                [
+                    (
+                        p["product_id"],
+                        p.get("name"),
+                        p.get("price"),
+                        p.get("category"),
+                        p.get("brand"),
+                        p.get("url"),
+                        p.get("image_url"),
+                        ts,
+                        ts,
+                    )
+                    for p, ts in products
+                ],
+            )
+            variants = [
+                (p["product_id"], v["variant_id"], v["variant"], v["sku"])
+                for p, _ in products
+                if (v := p.get("variant"))
+            ]
+            if variants:
+                await db.executemany(
+                    """INSERT INTO product_variants (product_id, variant_id, variant, sku)
+                       VALUES (?, ?, ?, ?) ON CONFLICT (product_id, variant_id) DO UPDATE SET
+                           variant = excluded.variant, sku = coalesce(excluded.sku, sku)""",
+                    variants,
+                )
 
     async def _contact_ids(
         self, db: aiosqlite.Connection, refs: list[ContactRef]
@@ -739,6 +809,42 @@ class SQLiteStorage:
                     {"at": format_us(a["at"]), "status_code": a["status_code"], "error": a["error"]}
                 )
         return found
+
+    async def list_products(self, limit: int, after: str | None) -> list[dict[str, Any]]:
+        rows = await self._read(
+            """SELECT product_id, name, price, category, brand, url, image_url, first_seen,
+                      last_seen FROM products WHERE product_id > ? ORDER BY product_id LIMIT ?""",
+            (after or "", limit),
+        )
+        products = [dict(row) for row in rows]
+        by_id = {p["product_id"]: p for p in products}
+        for p in products:
+            p["variants"] = []
+            p["first_seen"], p["last_seen"] = format_us(p["first_seen"]), format_us(p["last_seen"])
+        for chunk in _chunks(list(by_id)):
+            rows = await self._read(
+                f"""SELECT product_id, variant_id, variant, sku FROM product_variants
+                    WHERE product_id IN ({_marks(chunk)}) ORDER BY variant_id""",
+                chunk,
+            )
+            for row in rows:
+                by_id[row["product_id"]]["variants"].append(
+                    {"variant_id": row["variant_id"], "variant": row["variant"], "sku": row["sku"]}
+                )
+        return products
+
+    async def event_types(self) -> list[dict[str, Any]]:
+        rows = await self._read(
+            "SELECT event, key, type, count FROM event_keys ORDER BY event, key"
+        )
+        types: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in rows:
+            key = types.setdefault(row["event"], {}).setdefault(
+                row["key"], {"key": row["key"], "types": {}, "count": 0}
+            )
+            key["types"][row["type"]] = row["count"]
+            key["count"] += row["count"]
+        return [{"event": event, "keys": list(keys.values())} for event, keys in types.items()]
 
     async def existing_contact_ids(self, ids: list[int]) -> set[int]:
         found: set[int] = set()
