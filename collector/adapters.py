@@ -12,7 +12,7 @@ from typing import Any
 
 from collector import jsonwire
 from collector.contacts import contact_ref
-from collector.model import IncomingEvent, Reason
+from collector.model import ContactRef, IncomingEvent, Reason
 from collector.timeutil import now_us, parse_time_us
 from collector.webcontext import web_context
 
@@ -118,7 +118,84 @@ def beacon(item: Any, raw: str) -> IncomingEvent:
     return event
 
 
-ADAPTERS: dict[str, Callable[[Any, str], IncomingEvent]] = {"api": native, "web": beacon}
+def enkod(item: Any, raw: str) -> IncomingEvent:
+    """`POST /api/v1/customEvent/save`: {event, email?, phone?, session?, params}. An email
+    or phone must name a known contact; otherwise the event stays on the session."""
+    event = IncomingEvent(door="enkod", raw=raw, api_inserted=True, contact_must_exist=True)
+    if not isinstance(item, dict):
+        event.reasons.append(Reason("malformed", "", "an event is a JSON object"))
+        return event
+    event.name = item.get("event")
+    _read_contact(item, event, ("email", "phone"), "")
+    event.session = item.get("session")
+    event.params = item.get("params", {})
+    return event
+
+
+def msg91(item: Any, raw: str) -> IncomingEvent:
+    """`POST /api/v1/user-events` items: {event_name, visitor_id, event_properties,
+    event_timestamp ('YYYY-MM-DD HH:MM:SS'), context, type}. visitor_id is a known
+    contact's id or external id."""
+    event = IncomingEvent(door="msg91", raw=raw, api_inserted=True, contact_must_exist=True)
+    if not isinstance(item, dict):
+        event.reasons.append(Reason("malformed", "", "an item is a JSON object"))
+        return event
+    event.name = item.get("event_name")
+    visitor = item.get("visitor_id")
+    if isinstance(visitor, (str, int)) and not isinstance(visitor, bool) and str(visitor).strip():
+        event.contact = ContactRef("visitor_id", str(visitor).strip())
+        event.api_verified = True
+    else:
+        event.reasons.append(Reason("missing_required", "visitor_id", "visitor_id is required"))
+    _read_timestamp(item.get("event_timestamp"), "event_timestamp", event)
+    event.params = item.get("event_properties", {})
+    context = item.get("context") if isinstance(item.get("context"), dict) else {}
+    if item.get("type") is not None:
+        context = {**context, "type": item["type"]}
+    event.context = context
+    return event
+
+
+def backend(item: Any, raw: str) -> IncomingEvent:
+    """`POST /api/v1/backend-events` (Squeezely style): {event, email, language?,
+    currency?, custom_<field>?, …params}. Every other key is a parameter;
+    `custom_<field>` sets that (existing) contact field."""
+    event = IncomingEvent(door="backend", raw=raw, api_inserted=True)
+    if not isinstance(item, dict):
+        event.reasons.append(Reason("malformed", "", "an event is a JSON object"))
+        return event
+    event.name = item.get("event")
+    if item.get("email") in (None, ""):
+        event.reasons.append(Reason("missing_required", "email", "email is required"))
+    _read_contact(item, event, ("email",), "")
+    event.params = {
+        k: v for k, v in item.items() if k not in ("event", "email") and not k.startswith("custom_")
+    }
+    event.attributes = {
+        k.removeprefix("custom_"): v
+        for k, v in item.items()
+        if k.startswith("custom_") and len(k) > 7
+    }
+    return event
+
+
+def _read_contact(
+    item: dict[str, Any], event: IncomingEvent, kinds: tuple[str, ...], path: str
+) -> None:
+    ref, problem = contact_ref({k: item.get(k) for k in kinds}, path)
+    if problem:
+        event.reasons.append(Reason("invalid_type", problem.split(":")[0].lstrip("."), problem))
+    event.contact = ref
+    event.api_verified = ref is not None  # a secret key vouches for the identity
+
+
+ADAPTERS: dict[str, Callable[[Any, str], IncomingEvent]] = {
+    "api": native,
+    "web": beacon,
+    "enkod": enkod,
+    "msg91": msg91,
+    "backend": backend,
+}
 
 
 def read_again(door: str, payload: str) -> IncomingEvent:

@@ -45,6 +45,7 @@ from collector.sessions import SessionSigner
 from collector.storage import open_storage
 from collector.web import (
     api_catalog,
+    api_compat,
     api_contacts,
     api_definitions,
     api_events,
@@ -132,6 +133,7 @@ async def create_app(config: Config) -> web.Application:
     app.router.add_static("/static", str(templates / "static"), name="static")
     for module in (
         api_catalog,
+        api_compat,
         api_definitions,
         api_events,
         api_contacts,

@@ -115,6 +115,8 @@ class IncomingEvent:
     reasons: list[Reason] = field(default_factory=list)  # found while reading the wire shape
     failed_id: str | None = None  # set when this is a replay of a stored failure
     attributes: dict[str, Any] = field(default_factory=dict)  # contact fields to set
+    session_id: str | None = None  # a session id vouched for by a secret key (Segment)
+    contact_must_exist: bool = False  # an unknown identifier is not a new contact
 
 
 @dataclass(slots=True)

@@ -15,7 +15,15 @@ from collector.definitions import Definitions
 from collector.ecommerce import check_products, key_paths, products_in
 from collector.ids import new_id
 from collector.keys import require_identifier
-from collector.model import ApiKey, IncomingEvent, NewEvent, NewFailure, Outcome, Reason
+from collector.model import (
+    ApiKey,
+    ContactRef,
+    IncomingEvent,
+    NewEvent,
+    NewFailure,
+    Outcome,
+    Reason,
+)
 from collector.sessions import SessionSigner
 from collector.scenarios import Scenarios
 from collector.storage import Storage
@@ -51,7 +59,10 @@ class Pipeline:
         """
         for event in events:
             if event.contact is not None:
-                require_identifier(key, event.contact.kind, write=True)
+                kind = event.contact.kind
+                require_identifier(key, "external_id" if kind == "visitor_id" else kind, write=True)
+        await self._existing_contacts_only(events)
+        await self._check_attributes(events)
         wanted = [
             int(e.contact.value) for e in events if e.contact and e.contact.kind == "contact_id"
         ]
@@ -59,6 +70,66 @@ class Pipeline:
         received = now_us()
         items = [await self._decide(e, received, source, known) for e in events]
         return await self.writer.write(items)
+
+    async def _existing_contacts_only(self, events: list[IncomingEvent]) -> None:
+        """For doors where an identifier must name a known contact (enKod, MSG91): point
+        the event at that contact; otherwise keep it on its session if it has one, or
+        fail it with `unknown_contact`."""
+        strict = [e for e in events if e.contact is not None and e.contact_must_exist]
+        if not strict:
+            return
+        found: dict[tuple[str, Any], int] = {}
+        for kind in ("contact_id", "email", "phone", "external_id"):
+            values = [e.contact.value for e in strict if e.contact and e.contact.kind == kind]
+            if kind == "contact_id":  # a visitor_id is a contact id, else an external id
+                values += [
+                    int(e.contact.value)
+                    for e in strict
+                    if e.contact
+                    and e.contact.kind == "visitor_id"
+                    and str(e.contact.value).isdigit()
+                ]
+            if kind == "external_id":
+                values += [
+                    e.contact.value for e in strict if e.contact and e.contact.kind == "visitor_id"
+                ]
+            if values:
+                ids = await self.storage.contact_ids_by(kind, values)
+                found.update(((kind, v), i) for v, i in ids.items())
+        for e in strict:
+            assert e.contact is not None
+            ref = e.contact
+            if ref.kind == "visitor_id":
+                text = str(ref.value)
+                contact_id = found.get(("contact_id", int(text))) if text.isdigit() else None
+                contact_id = contact_id or found.get(("external_id", text))
+            else:
+                contact_id = found.get((ref.kind, ref.value))
+            if contact_id is not None:
+                e.contact = ContactRef("contact_id", contact_id)
+            elif e.session is not None or e.session_id is not None:
+                e.contact = None  # kept on the session; joins the contact once identified
+            else:
+                e.reasons.append(
+                    Reason("unknown_contact", ref.kind, f"no contact with {ref.kind} {ref.value}")
+                )
+                e.contact = None
+
+    async def _check_attributes(self, events: list[IncomingEvent]) -> None:
+        """Contact fields an event sets must exist; one that does not fails it whole."""
+        if not any(e.attributes for e in events):
+            return
+        known = await self.storage.contact_fields()
+        for e in events:
+            for name in e.attributes:
+                if name not in known:
+                    e.reasons.append(
+                        Reason(
+                            "unknown_contact_field",
+                            f"custom_{name}",
+                            f"there is no contact field {name}; create it first (replayable then)",
+                        )
+                    )
 
     async def reject(
         self,
@@ -139,7 +210,7 @@ class Pipeline:
         if params.get("source") is None:
             params = {**params, "source": e.default_source}
 
-        session_id = None
+        session_id = e.session_id
         if e.session is not None:
             session_id = self.sessions.read(e.session)
             if session_id is None:
@@ -156,7 +227,12 @@ class Pipeline:
         if definition is not None:
             if definition.scope == "system":
                 contact, session_id = None, None  # a system event belongs to no contact
-            elif contact is None and e.session is None:
+            elif (
+                contact is None
+                and e.session is None
+                and e.session_id is None
+                and not any(r.code == "unknown_contact" for r in reasons)
+            ):
                 reasons.append(
                     Reason(
                         "unknown_contact",

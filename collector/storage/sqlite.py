@@ -898,12 +898,32 @@ class SQLiteStorage:
                     (*identifiers.values(), dumps(attributes), now_us()),
                 )
                 contact_id = (await cursor.fetchone())[0]
+            if attributes:
+                await db.executemany(
+                    """INSERT INTO contact_fields (name, created_at) VALUES (?, ?)
+                       ON CONFLICT (name) DO NOTHING""",
+                    [(name, now_us()) for name in attributes],
+                )
             rows = await db.execute_fetchall(
                 """SELECT id, email, phone, external_id, attributes, created_at
                    FROM contacts WHERE id = ?""",
                 (contact_id,),
             )
         return _contact_json(rows[0])
+
+    async def contact_ids_by(self, kind: str, values: list[Any]) -> dict[Any, int]:
+        """Existing contacts by one identifier: {value: contact id}."""
+        column = "id" if kind == "contact_id" else _IDENTIFIER_COLUMNS[kind]
+        found: dict[Any, int] = {}
+        for chunk in _chunks(sorted(set(values), key=str)):
+            rows = await self._read(
+                f"SELECT {column}, id FROM contacts WHERE {column} IN ({_marks(chunk)})", chunk
+            )
+            found.update((row[0], row[1]) for row in rows)
+        return found
+
+    async def contact_fields(self) -> set[str]:
+        return {row[0] for row in await self._read("SELECT name FROM contact_fields")}
 
     # -- helpers -------------------------------------------------------------------------
 
