@@ -195,7 +195,14 @@ ADAPTERS: dict[str, Callable[[Any, str], IncomingEvent]] = {
     "enkod": enkod,
     "msg91": msg91,
     "backend": backend,
+    "segment": lambda item, raw: _segment(item, raw),
 }
+
+
+def _segment(item: Any, raw: str) -> IncomingEvent:
+    from collector.segment_api import message_event  # it builds on this module
+
+    return message_event(item if isinstance(item, dict) else {}, raw)
 
 
 def read_again(door: str, payload: str) -> IncomingEvent:
