@@ -55,6 +55,7 @@ from collector.web import (
     browser,
     errors,
     ui_auth,
+    ui_catalog,
     ui_contacts,
     ui_definitions,
     ui_events,
@@ -149,6 +150,7 @@ async def create_app(config: Config) -> web.Application:
         ui_contacts,
         ui_live,
         ui_keys,
+        ui_catalog,
         ui_segments,
         ui_scenarios,
     ):

@@ -17,6 +17,7 @@ NAV = [
     ("/contacts", "Contacts"),
     ("/segments", "Segments"),
     ("/scenarios", "Scenarios"),
+    ("/products", "Products"),
     ("/live", "Live"),
     ("/keys", "Keys"),
 ]
