@@ -31,13 +31,13 @@ from collector.browser import Browser
 from collector.config import Config
 from collector.contacts import Contacts
 from collector.definitions import Definitions
+from collector.delivery import DeliveryWorker
+from collector.ecommerce import DEFAULT_EVENTS
 from collector.history import History
 from collector.identity import Identity
 from collector.keys import KeyRing
 from collector.live import LiveFeed
 from collector.pipeline import Pipeline
-from collector.delivery import DeliveryWorker
-from collector.ecommerce import DEFAULT_EVENTS
 from collector.scenarios import Scenarios
 from collector.secret import signing_secret
 from collector.segments import Segments

@@ -144,9 +144,9 @@ class _Parser:
                 definition.title.lower(),
             }:
                 words = _TOKEN.findall(spelling.lower())
-                if words and self.lower[self.pos : self.pos + len(words)] == words:
-                    if best is None or len(words) > best[0]:
-                        best = (len(words), definition)
+                here = self.lower[self.pos : self.pos + len(words)] == words
+                if words and here and (best is None or len(words) > best[0]):
+                    best = (len(words), definition)  # the longest spelling that fits wins
         if best is None:
             raise self.stuck("the name of a defined event")
         self.pos += best[0]

@@ -63,7 +63,8 @@ def bar_chart(volume: Volume, *, width: int = 640, height: int = 140) -> Markup:
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">',
         f'<text class="axis" x="{pad_left - 6}" y="12" text-anchor="end">{top}</text>',
-        f'<text class="axis" x="{pad_left - 6}" y="{height - pad_bottom}" text-anchor="end">0</text>',
+        f'<text class="axis" x="{pad_left - 6}" y="{height - pad_bottom}" '
+        'text-anchor="end">0</text>',
         f'<line class="base" x1="{pad_left}" x2="{width}" y1="{height - pad_bottom}" '
         f'y2="{height - pad_bottom}"/>',
     ]

@@ -12,6 +12,7 @@ Every attempt is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -56,10 +57,8 @@ class DeliveryWorker:
                     await asyncio.gather(*(self._one(http, row) for row in due))
                     continue
                 self.scenarios.wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):  # a poll: rows come due by time too
                     await asyncio.wait_for(self.scenarios.wake.wait(), 0.5)
-                except TimeoutError:
-                    pass
 
     async def _one(self, http: aiohttp.ClientSession, row: dict[str, Any]) -> None:
         try:

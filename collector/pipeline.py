@@ -24,8 +24,8 @@ from collector.model import (
     Outcome,
     Reason,
 )
-from collector.sessions import SessionSigner
 from collector.scenarios import Scenarios
+from collector.sessions import SessionSigner
 from collector.storage import Storage
 from collector.timeutil import now_us
 from collector.validation import check_params

@@ -98,8 +98,10 @@ class Ui:
         page = await (await self.client.get("/login")).text()
         token = CSRF_FIELD.search(page).group(1)
         response = await self.client.post(
-            "/login", data={"email": email, "password": password, "csrf": token, "next": "/"},
-            allow_redirects=False)
+            "/login",
+            data={"email": email, "password": password, "csrf": token, "next": "/"},
+            allow_redirects=False,
+        )
         return response
 
     async def get(self, path: str, **kw: Any) -> Any:

@@ -11,7 +11,7 @@ ANN = {"email": "ann@example.com"}
 
 async def test_the_default_events_are_pre_registered(api):
     listed = await (await api.get("/api/v1/event-definitions")).json()
-    assert DEFAULT_NAMES <= {d["name"] for d in listed["definitions"]}
+    assert {d["name"] for d in listed["definitions"]} >= DEFAULT_NAMES
     assert len(DEFAULT_NAMES) == 14
     viewed = await (await api.get("/api/v1/event-definitions/product-viewed")).json()
     required = {f["code"] for f in viewed["fields"] if f["required"]}

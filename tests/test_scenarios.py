@@ -11,14 +11,14 @@ import json
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from conftest import Api
+from serverproc import free_port
 
 from collector.app import create_app
 from collector.appkeys import STORAGE
 from collector.config import Config
 from collector.keys import create_key
 from collector.scenarios import render
-from conftest import Api
-from serverproc import free_port
 
 
 class Receiver:

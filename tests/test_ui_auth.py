@@ -48,8 +48,10 @@ async def test_the_login_form_needs_its_own_csrf_token(api):
     await create_user(api.app[STORAGE], "ops@example.com", "correct horse")
     await api.client.get("/login")
     response = await api.client.post(
-        "/login", data={"email": "ops@example.com", "password": "correct horse"},
-        allow_redirects=False)
+        "/login",
+        data={"email": "ops@example.com", "password": "correct horse"},
+        allow_redirects=False,
+    )
     assert response.status == 403
 
 
@@ -58,8 +60,9 @@ async def test_a_tampered_ui_session_is_signed_out(ui, api):
     [cookie] = [c for c in jar if c.key == "ek_ui"]
     forged = cookie.value[:-2] + ("AA" if not cookie.value.endswith("AA") else "BB")
     jar.clear()
-    response = await api.client.get("/", headers={"Cookie": f"ek_ui={forged}"},
-                                    allow_redirects=False)
+    response = await api.client.get(
+        "/", headers={"Cookie": f"ek_ui={forged}"}, allow_redirects=False
+    )
     assert response.status == 302
 
 
@@ -68,9 +71,15 @@ async def test_login_only_redirects_to_local_paths(api):
     page = await (await api.client.get("/login?next=//evil.example/x")).text()
     token = CSRF_FIELD.search(page).group(1)
     response = await api.client.post(
-        "/login", data={"email": "ops@example.com", "password": "correct horse",
-                        "csrf": token, "next": "https://evil.example/"},
-        allow_redirects=False)
+        "/login",
+        data={
+            "email": "ops@example.com",
+            "password": "correct horse",
+            "csrf": token,
+            "next": "https://evil.example/",
+        },
+        allow_redirects=False,
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -95,6 +104,8 @@ async def test_a_second_login_page_load_keeps_the_first_forms_token(api):
     assert (await api.client.get("/favicon.ico", allow_redirects=False)).status == 301
     await api.client.get("/login?next=/somewhere")  # e.g. another tab
     response = await api.client.post(
-        "/login", data={"email": "ops@example.com", "password": "correct horse",
-                        "csrf": token, "next": "/"}, allow_redirects=False)
+        "/login",
+        data={"email": "ops@example.com", "password": "correct horse", "csrf": token, "next": "/"},
+        allow_redirects=False,
+    )
     assert response.status == 302

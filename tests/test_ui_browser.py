@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from browsing import Collector, Site, chromium
 from serverproc import ekevents
 

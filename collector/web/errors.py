@@ -79,8 +79,9 @@ async def _html_error(
 
     message = message or _UI_MESSAGES.get(status, "Please go back and try again.")
     try:
-        response = await render(request, "error.html", {"title": title, "message": message},
-                                status=status)
+        response = await render(
+            request, "error.html", {"title": title, "message": message}, status=status
+        )
     except Exception:  # the error may be the database itself: no user, no nav then
         response = aiohttp_jinja2.render_template(
             "error.html", request, {"title": title, "message": message}, status=status
