@@ -41,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000, help="collector; the shop takes port+1")
 
+    bench = commands.add_parser(
+        "bench", parents=[common], help="the load benchmark (wrk against a fresh collector)"
+    )
+    bench.add_argument("--scenario", default="all",
+                       choices=("beacon", "batch", "identify", "segment", "all"))
+    bench.add_argument("--duration", type=float, default=10, help="seconds per load run")
+    bench.add_argument("--connections", type=int, default=32, help="wrk connections")
+    bench.add_argument("--json", help="write the results to this file")
+
     users = commands.add_parser("users", help="UI logins").add_subparsers(
         dest="action", required=True
     )
@@ -78,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "bench":
+            from collector import bench
+
+            args.db = args.db if args.db != default_db_url() else None
+            args.rate_limit_flag = False
+            return bench.run(args)
         if args.command == "demo":
             asyncio.run(_demo(args))
             return 0

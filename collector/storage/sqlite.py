@@ -580,6 +580,13 @@ class SQLiteStorage:
         )
         return [_failed_json(row) for row in rows]
 
+    async def stored_ids(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(ids):
+            rows = await self._read(f"SELECT id FROM events WHERE id IN ({_marks(chunk)})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
     async def get_event(self, event_id: str) -> dict[str, Any] | None:
         rows = await self._read(
             f"""SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?""", (event_id,)
@@ -659,6 +666,13 @@ class SQLiteStorage:
             (f'$."{code}"', event, f'$."{code}"', limit),
         )
         return [row[0] for row in rows]
+
+    async def explain_backfill(self) -> list[str]:
+        rows = await self._read(
+            """EXPLAIN QUERY PLAN UPDATE events SET contact_id = 1, backfilled = 1
+               WHERE session_id = 'x' AND contact_id IS NULL"""
+        )
+        return [row[3] for row in rows]
 
     async def explain_segment(self, tree: Group) -> list[str]:
         sql, args = group_sql(tree)

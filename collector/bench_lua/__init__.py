@@ -1,0 +1,1 @@
+"""wrk scripts used by `ekevents bench` (Lua, read as package data)."""
