@@ -113,7 +113,6 @@ def beacon(item: Any, raw: str) -> IncomingEvent:
         user_agent=ua if isinstance(ua, str) else "",
         ip=ip if isinstance(ip, str) else None,
         client_us=client_us,
-        server_us=received,
     )
     return event
 

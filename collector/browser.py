@@ -9,7 +9,6 @@ committed, so they are backfilled and the ones after it go straight to the conta
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +16,10 @@ from collector import jsonwire
 from collector.adapters import beacon
 from collector.errors import BadRequest, DomainError, Forbidden, Unauthorized
 from collector.identity import Identity, read_browser_claims
+from collector.jsonwire import compact
 from collector.keys import KeyRing
 from collector.model import ApiKey, IncomingEvent, Reason
-from collector.pipeline import Pipeline
+from collector.pipeline import MAX_EVENT_BYTES, Pipeline
 from collector.sessions import SessionSigner
 
 MAX_BROWSER_EVENTS = 100
@@ -91,6 +91,7 @@ class Browser:
 
         results: list[dict[str, Any]] = []
         pending: list[IncomingEvent] = []
+        large = len(raw) > MAX_EVENT_BYTES
 
         async def send_pending() -> None:
             outcomes = await self.pipeline.run(pending, key, source)
@@ -99,7 +100,7 @@ class Browser:
 
         for item in items:
             merged = {**item, **request_facts} if isinstance(item, dict) else item
-            raw_item = json.dumps(merged, separators=(",", ":"), ensure_ascii=False)
+            raw_item = compact(merged) if large else merged  # see IncomingEvent.raw
             if isinstance(item, dict) and item.get("n") == "$identify":
                 await send_pending()  # what came before is committed, so it is backfilled
                 results.append(await self._identify(item, raw_item, key, session_id, source))
@@ -113,7 +114,7 @@ class Browser:
         return Collected(token, results, visit.origin or "")
 
     async def _identify(
-        self, item: dict[str, Any], raw: str, key: ApiKey, session_id: str, source: dict[str, Any]
+        self, item: dict[str, Any], raw: Any, key: ApiKey, session_id: str, source: dict[str, Any]
     ) -> dict[str, Any]:
         claim = read_browser_claims(key, item.get("u"))
         problem = claim.refused
@@ -126,5 +127,6 @@ class Browser:
         problem = problem or "$identify names no email, phone, contact_id or external_id"
         # Refused: the events stay on the session, and the attempt is kept for debugging.
         reason = Reason("identity_refused", "u", problem)
-        await self.pipeline.reject("web", raw, reason, source, event="$identify")
+        text = raw if isinstance(raw, str) else compact(raw)
+        await self.pipeline.reject("web", text, reason, source, event="$identify")
         return {"status": "refused", "message": problem}

@@ -19,6 +19,13 @@ def _no_constants(name: str) -> Any:
 
 
 _decoder = json.JSONDecoder(parse_constant=_no_constants)
+# One encoder, made once: json.dumps with non-default arguments builds a new one per call.
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def compact(value: Any) -> str:
+    """JSON text without spaces, non-ASCII kept as is (for storage and payloads)."""
+    return _compact(value)
 
 
 def decode_body(raw: bytes) -> str:

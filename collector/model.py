@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.jsonwire import compact
+
 FIELD_TYPES = ("text", "boolean", "date", "timestamp", "integer", "decimal", "json")
 CATEGORIES = ("transaction", "conversion", "signal")
 SCOPES = ("customer", "system")
@@ -101,7 +103,15 @@ class IncomingEvent:
     """One event as any adapter hands it to the pipeline, whatever door it came in by."""
 
     door: str  # the adapter that produced it, so a failure can be replayed the same way
-    raw: str  # the item as received, kept whole if it fails
+    # The item as received, kept whole if it fails: its text, or (when its request was too
+    # small for any one item to pass the size limit) the parsed value, serialised only if
+    # it fails, so accepted events never pay for it.
+    raw: Any
+
+    def payload(self) -> str:
+        if isinstance(self.raw, str):
+            return self.raw
+        return compact(self.raw)
     name: Any = None
     id: str | None = None
     timestamp_us: int | None = None

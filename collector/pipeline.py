@@ -184,7 +184,7 @@ class Pipeline:
         self, e: IncomingEvent, received: int, source: dict[str, Any], known: set[int]
     ) -> NewEvent | NewFailure:
         reasons = list(e.reasons)
-        if len(e.raw.encode()) > MAX_EVENT_BYTES:
+        if isinstance(e.raw, str) and len(e.raw.encode()) > MAX_EVENT_BYTES:
             reasons.append(
                 Reason("payload_too_large", "", f"an event is at most {MAX_EVENT_BYTES} bytes")
             )
@@ -266,7 +266,7 @@ class Pipeline:
                 door=e.door,
                 source=source,
                 reasons=reasons,
-                payload=e.raw,
+                payload=e.payload(),
                 failed_id=e.failed_id,
                 keys=key_paths(params) if isinstance(name, str) else {},
             )

@@ -17,7 +17,6 @@ Messages map onto the one pipeline:
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -134,7 +133,3 @@ async def identify(message: dict[str, Any], contacts: Any, identity: Identity) -
     if session:
         _, backfilled = await identity.link(session, ContactRef("contact_id", contact["id"]), True)
     return {"status": "identified", "contact_id": contact["id"], "backfilled": backfilled}
-
-
-def compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -2,7 +2,7 @@
 
 Shape (DESIGN.md): `{page: {url, path, title, referrer}, utm: {…}, user_agent: {browser,
 browser_version, os, os_version, device, is_bot}, locale, timezone, screen: {width,
-height}, ip, client_time, server_time}`.
+height}, ip, client_time}` (the server's time is the event's `received_at`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _int(value: Any) -> int | None:
 
 
 def web_context(
-    sent: Any, *, user_agent: str, ip: str | None, client_us: int | None, server_us: int
+    sent: Any, *, user_agent: str, ip: str | None, client_us: int | None
 ) -> dict[str, Any]:
     """Context from what the tracker sent (`c`) and what the request itself tells."""
     sent = sent if isinstance(sent, dict) else {}
@@ -72,6 +72,6 @@ def web_context(
         "timezone": _text(sent.get("tz"), 64),
         "screen": {"width": _int(sent.get("sw")), "height": _int(sent.get("sh"))},
         "ip": ip,
+        # server time is the event's received_at; the client's clock, as it was sent
         "client_time": format_us(client_us) if client_us is not None else None,
-        "server_time": format_us(server_us),
     }

@@ -135,7 +135,7 @@ async def test_collect_accepts_events_from_an_allowed_origin_with_web_context(si
     assert context["utm"] == {"source": "news"}
     assert context["user_agent"]["browser"] == "Chrome"
     assert context["user_agent"]["os"] == "Windows" and context["user_agent"]["device"] == "desktop"
-    assert context["locale"] == "en" and context["server_time"].endswith("Z")
+    assert context["locale"] == "en" and context["client_time"].endswith("Z")
 
 
 async def test_a_wrong_or_missing_origin_is_refused_and_nothing_is_stored(site):

@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 
 from collector.errors import Conflict
+from collector.jsonwire import compact
 from collector.model import ApiKey, ContactRef, Definition, Field, NewEvent, NewFailure, Outcome
 from collector.scenarios import Scenario
 from collector.segments import Group
@@ -28,8 +29,7 @@ _CHUNK = 500  # rows per IN (…) list, well under SQLite's variable limit
 _IDENTIFIER_COLUMNS = {"email": "email", "phone": "phone", "external_id": "external_id"}
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+dumps = compact  # JSON columns are written compact
 
 
 def _chunks(values: list[Any]) -> Iterable[list[Any]]:

@@ -4,7 +4,6 @@ event before the client hears the error."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,15 +12,13 @@ from aiohttp import web
 from collector import jsonwire
 from collector.appkeys import CONFIG, PIPELINE
 from collector.errors import BadRequest, PayloadTooLarge
+from collector.jsonwire import compact
 from collector.model import ApiKey, IncomingEvent, Outcome, Reason
+from collector.pipeline import MAX_EVENT_BYTES
 from collector.web.bodies import BodyTooLarge, read_limited
 
 Splitter = Callable[[Any], tuple[list[Any], bool]]  # body → (items, was it a single event)
 Adapter = Callable[[Any, str], IncomingEvent]
-
-
-def compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 async def receive(
@@ -58,7 +55,11 @@ async def receive(
         message = f"at most {config.max_batch_events} events in one request ({len(items)} sent)"
         await reject(text, Reason("too_many_events", "batch", message))
         raise BadRequest(message, code="too_many_events")
-    events = [adapter(item, text if single else compact(item)) for item in items]
+    # Items of a body under the per-event limit cannot pass it: keep them parsed, and
+    # serialise one only if it fails. In a larger body each item is measured.
+    small = len(body) <= MAX_EVENT_BYTES
+    events = [adapter(item, text if single else item if small else compact(item))
+              for item in items]
     return await pipeline.run(events, key, source), single
 
 
