@@ -19,6 +19,7 @@ from collector.appkeys import (
     IDENTITY,
     KEYRING,
     LIVE,
+    LOGIN_THROTTLE,
     PIPELINE,
     SCENARIOS,
     SEGMENTS,
@@ -37,7 +38,10 @@ from collector.history import History
 from collector.identity import Identity
 from collector.keys import KeyRing
 from collector.live import LiveFeed
+from collector.login_throttle import LoginThrottle
 from collector.pipeline import Pipeline
+from collector.ratelimit import Buckets
+from collector.retention import retention_loop
 from collector.scenarios import Scenarios
 from collector.secret import signing_secret
 from collector.segments import Segments
@@ -103,11 +107,15 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[SCENARIOS] = scenarios
     app[IDENTITY] = Identity(storage, sessions)
     app[SEGMENTS] = Segments(storage, definitions)
-    app[BROWSER] = Browser(app[KEYRING], sessions, app[PIPELINE], app[IDENTITY])
+    app[BROWSER] = Browser(
+        app[KEYRING], sessions, app[PIPELINE], app[IDENTITY], Buckets(config.rate_limit)
+    )
+    app[LOGIN_THROTTLE] = LoginThrottle()
     background = [
         asyncio.create_task(definitions.watch(), name="ekevents-definitions"),
         asyncio.create_task(scenarios.watch(), name="ekevents-scenarios"),
         asyncio.create_task(DeliveryWorker(storage, scenarios).run(), name="ekevents-delivery"),
+        asyncio.create_task(retention_loop(storage, definitions), name="ekevents-retention"),
     ]
     try:
         yield

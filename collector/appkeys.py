@@ -13,6 +13,7 @@ from collector.history import History
 from collector.identity import Identity
 from collector.keys import KeyRing
 from collector.live import LiveFeed
+from collector.login_throttle import LoginThrottle
 from collector.pipeline import Pipeline
 from collector.scenarios import Scenarios
 from collector.segments import Segments
@@ -35,3 +36,4 @@ UI_SIGNER = web.AppKey("ui_signer", URLSafeTimedSerializer)
 LIVE = web.AppKey("live", LiveFeed)
 SEGMENTS = web.AppKey("segments", Segments)
 SCENARIOS = web.AppKey("scenarios", Scenarios)
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)

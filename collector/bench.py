@@ -64,8 +64,9 @@ def ensure_wrk() -> str:
     if found:
         return found
     print("installing Debian's wrk (the load generator)…", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=False, stdout=subprocess.DEVNULL
+    )
     found = shutil.which("wrk")
     if not found:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -81,9 +82,13 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": model or platform.processor(), "cores": os.cpu_count(),
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "system": f"{platform.system()} {platform.release()}"}
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "system": f"{platform.system()} {platform.release()}",
+    }
 
 
 class Process:
@@ -112,20 +117,36 @@ class Process:
         self.log.close()
 
 
-def _http(url: str, method: str, path: str, key: str | None, body: Any = None,
-          headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+def _http(
+    url: str,
+    method: str,
+    path: str,
+    key: str | None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, dict[str, str]]:
     request = urllib.request.Request(
-        url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={**({"Authorization": f"Bearer {key}"} if key else {}),
-                 "Content-Type": "application/json", **(headers or {})})
+        url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            **({"Authorization": f"Bearer {key}"} if key else {}),
+            "Content-Type": "application/json",
+            **(headers or {}),
+        },
+    )
     with urllib.request.urlopen(request, timeout=120) as response:
         raw = response.read()
         return response.status, json.loads(raw) if raw else None, dict(response.headers)
 
 
 def _cli(db: str, *args: str) -> str:
-    run = subprocess.run([sys.executable, "-m", "collector", *args, "--db", db],
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "collector", *args, "--db", db],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return run.stdout.strip().splitlines()[-1]
 
 
@@ -137,19 +158,33 @@ class Bench:
 
     # -- load ------------------------------------------------------------------------
 
-    def wrk_run(self, script: str, url: str, env: dict[str, str], connections: int,
-                duration: float) -> dict[str, Any]:
+    def wrk_run(
+        self, script: str, url: str, env: dict[str, str], connections: int, duration: float
+    ) -> dict[str, Any]:
         lua = self.work / f"{script}.lua"
         folder = resources.files("collector.bench_lua")
-        lua.write_text(folder.joinpath("common.lua").read_text()
-                       + folder.joinpath(f"{script}.lua").read_text())
+        lua.write_text(
+            folder.joinpath("common.lua").read_text() + folder.joinpath(f"{script}.lua").read_text()
+        )
         acks = self.work / f"acks-{script}-{time.monotonic_ns()}"
         acks.mkdir()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         run = subprocess.run(
-            [self.wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
-             "-s", str(lua), url],
-            capture_output=True, text=True, env={**os.environ, **env, "EK_ACK_DIR": str(acks)})
+            [
+                self.wrk,
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(lua),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env, "EK_ACK_DIR": str(acks)},
+        )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         line = next((x for x in run.stdout.splitlines() if x.startswith("EKBENCH ")), None)
         if line is None:
@@ -157,8 +192,9 @@ class Bench:
         result = json.loads(line.removeprefix("EKBENCH "))
         seconds = result["duration_us"] / 1e6
         result["rps"] = result["requests"] / seconds
-        result["wrk_cpu"] = ((after.ru_utime - before.ru_utime)
-                             + (after.ru_stime - before.ru_stime)) / seconds
+        result["wrk_cpu"] = (
+            (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        ) / seconds
         result["acked_ids"] = [i for f in acks.iterdir() for i in f.read_text().split()]
         return result
 
@@ -169,13 +205,18 @@ class Bench:
         server = Process([sys.executable, str(app), str(port)], port, self.work / "baseline.log")
         try:
             cpu0 = server.cpu_seconds()
-            r = self.wrk_run("baseline", server.url + "/e", {}, self.args.connections,
-                             self.args.duration)
+            r = self.wrk_run(
+                "baseline", server.url + "/e", {}, self.args.connections, self.args.duration
+            )
             r["server_cpu"] = (server.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
         finally:
             server.stop()
-        return {"rps": round(r["rps"]), "p99_ms": r["p99_us"] / 1000,
-                "wrk_cpu": round(r["wrk_cpu"], 2), "server_cpu": round(r["server_cpu"], 2)}
+        return {
+            "rps": round(r["rps"]),
+            "p99_ms": r["p99_us"] / 1000,
+            "wrk_cpu": round(r["wrk_cpu"], 2),
+            "server_cpu": round(r["server_cpu"], 2),
+        }
 
     # -- the collector -----------------------------------------------------------------
 
@@ -185,10 +226,28 @@ class Bench:
             pass  # a given PostgreSQL database is used as is (bench on an empty one)
         server_key = _cli(db, "keys", "create", "--name", "bench", "--kind", "server")
         port = _free_port()
-        server = Process([sys.executable, "-m", "collector", "serve", "--db", db, "--port",
-                          str(port), *self.serve_args()], port, self.work / f"{name}.log")
-        _http(server.url, "POST", "/api/v1/event-definitions", server_key,
-              {"name": "bench-view", "fields": BENCH_FIELDS, "category": "signal"})
+        server = Process(
+            [
+                sys.executable,
+                "-m",
+                "collector",
+                "serve",
+                "--db",
+                db,
+                "--port",
+                str(port),
+                *self.serve_args(),
+            ],
+            port,
+            self.work / f"{name}.log",
+        )
+        _http(
+            server.url,
+            "POST",
+            "/api/v1/event-definitions",
+            server_key,
+            {"name": "bench-view", "fields": BENCH_FIELDS, "category": "signal"},
+        )
         return server, db, server_key
 
     def serve_args(self) -> list[str]:
@@ -202,8 +261,14 @@ class Bench:
             return False
         return len(asyncio.run(_stored(db, acked))) == len(acked)
 
-    def run_load(self, name: str, script: str, env: dict[str, str], per_request: float,
-                 baseline: dict[str, Any]) -> dict[str, Any]:
+    def run_load(
+        self,
+        name: str,
+        script: str,
+        env: dict[str, str],
+        per_request: float,
+        baseline: dict[str, Any],
+    ) -> dict[str, Any]:
         server, db, key = self.collector(name)
         try:
             env = {**env, **self.extra_env(server, db, key)}
@@ -214,25 +279,39 @@ class Bench:
             result["stored_once"] = self.stored_once(db, r["acked_ids"])
             if script == "beacon":  # latency at half the load just measured
                 delay = max(1, int(1000 * self.args.connections / (r["rps"] / 2)))
-                half = self.wrk_run(script, server.url, {**env, "EK_DELAY_MS": str(delay)},
-                                    self.args.connections, self.args.duration)
-                result["half_load"] = {"rps": round(half["rps"]),
-                                       "p99_ms": round(half["p99_us"] / 1000, 2)}
+                half = self.wrk_run(
+                    script,
+                    server.url,
+                    {**env, "EK_DELAY_MS": str(delay)},
+                    self.args.connections,
+                    self.args.duration,
+                )
+                result["half_load"] = {
+                    "rps": round(half["rps"]),
+                    "p99_ms": round(half["p99_us"] / 1000, 2),
+                }
                 result["stored_once"] = result["stored_once"] and self.stored_once(
-                    db, r["acked_ids"] + half["acked_ids"])
+                    db, r["acked_ids"] + half["acked_ids"]
+                )
         finally:
             server.stop()
         return result
 
     def extra_env(self, server: Process, db: str, key: str) -> dict[str, str]:
-        site_key = _cli(db, "keys", "create", "--name", "bench-site", "--kind", "site",
-                        "--origin", ORIGIN)
+        site_key = _cli(
+            db, "keys", "create", "--name", "bench-site", "--kind", "site", "--origin", ORIGIN
+        )
         _, body, _ = _http(server.url, "POST", "/api/v1/sessions", key)
-        return {"EK_SITE_KEY": site_key, "EK_SESSION": body["session"], "EK_ORIGIN": ORIGIN,
-                "EK_SERVER_KEY": key}
+        return {
+            "EK_SITE_KEY": site_key,
+            "EK_SESSION": body["session"],
+            "EK_ORIGIN": ORIGIN,
+            "EK_SERVER_KEY": key,
+        }
 
-    def summarise(self, r: dict[str, Any], baseline: dict[str, Any],
-                  per_request: float) -> dict[str, Any]:
+    def summarise(
+        self, r: dict[str, Any], baseline: dict[str, Any], per_request: float
+    ) -> dict[str, Any]:
         return {
             "requests_per_s": round(r["rps"]),
             "events_per_s": round(r["acked"] / (r["duration_us"] / 1e6)),
@@ -272,24 +351,41 @@ def bench_identify(bench: Bench) -> dict[str, Any]:
             _, body, _ = _http(server.url, "POST", "/api/v1/sessions", key)
             session = body["session"]
             for start in range(0, 10_000, 500):
-                batch = [{"event": "bench-view", "id": f"i{round_}-{start + n}", "session": session,
-                          "timestamp": "2026-11-24T10:00:00Z", "params": {"sku": f"s{n}"}}
-                         for n in range(500)]
+                batch = [
+                    {
+                        "event": "bench-view",
+                        "id": f"i{round_}-{start + n}",
+                        "session": session,
+                        "timestamp": "2026-11-24T10:00:00Z",
+                        "params": {"sku": f"s{n}"},
+                    }
+                    for n in range(500)
+                ]
                 _http(server.url, "POST", "/api/v1/events", key, {"batch": batch})
             began = time.perf_counter()
-            _, linked, _ = _http(server.url, "POST", "/api/v1/identify", key,
-                                 {"session": session, "external_id": f"person-{round_}"})
+            _, linked, _ = _http(
+                server.url,
+                "POST",
+                "/api/v1/identify",
+                key,
+                {"session": session, "external_id": f"person-{round_}"},
+            )
             timings.append((time.perf_counter() - began) * 1000)
             backfilled.append(linked["backfilled"])
         plan = asyncio.run(_plan(db, "backfill"))
     finally:
         server.stop()
     timings.sort()
-    return {"events_per_identify": 10_000, "backfilled": backfilled,
-            "p50_ms": round(timings[1], 1), "max_ms": round(timings[-1], 1),
-            "events_per_s": round(10_000 / (timings[1] / 1000)),
-            "stored_once": backfilled == [10_000] * 3, "acknowledged": sum(backfilled),
-            "query_plan": plan}
+    return {
+        "events_per_identify": 10_000,
+        "backfilled": backfilled,
+        "p50_ms": round(timings[1], 1),
+        "max_ms": round(timings[-1], 1),
+        "events_per_s": round(10_000 / (timings[1] / 1000)),
+        "stored_once": backfilled == [10_000] * 3,
+        "acknowledged": sum(backfilled),
+        "query_plan": plan,
+    }
 
 
 def bench_segment(bench: Bench, events: int = 1_000_000, contacts: int = 100_000) -> dict[str, Any]:
@@ -299,29 +395,44 @@ def bench_segment(bench: Bench, events: int = 1_000_000, contacts: int = 100_000
     filled = time.perf_counter() - began
     server_key = _cli(db, "keys", "create", "--name", "bench", "--kind", "server")
     port = _free_port()
-    server = Process([sys.executable, "-m", "collector", "serve", "--db", db, "--port", str(port)],
-                     port, bench.work / "segment.log")
-    rules = {"match": "all", "conditions": [
-        {"event": "bench-view", "count": {"op": ">=", "value": 3}, "period": {"last_days": 30}},
-        {"event": "bench-buy", "where": [{"param": "$price", "op": ">", "value": 50}]},
-        {"event": "bench-view", "last_seen": {"op": "within_days", "value": 7}},
-    ]}
+    server = Process(
+        [sys.executable, "-m", "collector", "serve", "--db", db, "--port", str(port)],
+        port,
+        bench.work / "segment.log",
+    )
+    rules = {
+        "match": "all",
+        "conditions": [
+            {"event": "bench-view", "count": {"op": ">=", "value": 3}, "period": {"last_days": 30}},
+            {"event": "bench-buy", "where": [{"param": "$price", "op": ">", "value": 50}]},
+            {"event": "bench-view", "last_seen": {"op": "within_days", "value": 7}},
+        ],
+    }
     try:
         timings, count = [], 0
         for _ in range(5):
             began = time.perf_counter()
-            _, body, _ = _http(server.url, "POST", "/api/v1/segments/preview", server_key,
-                               {"rules": rules})
+            _, body, _ = _http(
+                server.url, "POST", "/api/v1/segments/preview", server_key, {"rules": rules}
+            )
             timings.append((time.perf_counter() - began) * 1000)
             count = body["count"]
         plan = asyncio.run(_plan(db, "segment", rules))
     finally:
         server.stop()
     timings.sort()
-    return {"events": events, "contacts": contacts, "matched": count,
-            "p50_ms": round(timings[2], 1), "max_ms": round(timings[-1], 1),
-            "fill_seconds": round(filled, 1), "query_plan": plan, "rules": rules,
-            "stored_once": True, "acknowledged": events}
+    return {
+        "events": events,
+        "contacts": contacts,
+        "matched": count,
+        "p50_ms": round(timings[2], 1),
+        "max_ms": round(timings[-1], 1),
+        "fill_seconds": round(filled, 1),
+        "query_plan": plan,
+        "rules": rules,
+        "stored_once": True,
+        "acknowledged": events,
+    }
 
 
 async def _fill(db: str, events: int, contacts: int) -> None:
@@ -348,11 +459,22 @@ async def _fill(db: str, events: int, contacts: int) -> None:
             batch = []
             for n in range(start, min(events, start + 10_000)):
                 name = "bench-buy" if rng.random() < 0.2 else "bench-view"
-                batch.append(NewEvent(
-                    id=new_id(), event=name, ts=now - rng.randrange(60 * day), received_at=now,
-                    contact=ContactRef("external_id", f"c{rng.randrange(contacts)}"),
-                    session_id=None, params={"sku": f"s{n % 100}", "price": rng.randrange(100)},
-                    context={}, version=1, source="api", api_inserted=True, api_verified=True))
+                batch.append(
+                    NewEvent(
+                        id=new_id(),
+                        event=name,
+                        ts=now - rng.randrange(60 * day),
+                        received_at=now,
+                        contact=ContactRef("external_id", f"c{rng.randrange(contacts)}"),
+                        session_id=None,
+                        params={"sku": f"s{n % 100}", "price": rng.randrange(100)},
+                        context={},
+                        version=1,
+                        source="api",
+                        api_inserted=True,
+                        api_verified=True,
+                    )
+                )
             await storage.write_batch(batch)
     finally:
         await storage.close()
@@ -376,8 +498,9 @@ async def _plan(db: str, what: str, rules: Any = None) -> list[str]:
 
 
 def run(args: Any) -> int:
-    chosen = ["beacon", "batch", "identify", "segment"] if args.scenario == "all" else [
-        args.scenario]
+    chosen = (
+        ["beacon", "batch", "identify", "segment"] if args.scenario == "all" else [args.scenario]
+    )
     with tempfile.TemporaryDirectory(prefix="ekbench-") as folder:
         bench = Bench(args, Path(folder))
         results: dict[str, Any] = {"machine": machine(), "baseline": {}, "scenarios": {}}
@@ -387,11 +510,13 @@ def run(args: Any) -> int:
         for name in chosen:
             print(f"{name} …", flush=True)
             if name == "beacon":
-                results["scenarios"][name] = bench.run_load("beacon", "beacon", {}, 2,
-                                                            results["baseline"])
+                results["scenarios"][name] = bench.run_load(
+                    "beacon", "beacon", {}, 2, results["baseline"]
+                )
             elif name == "batch":
-                results["scenarios"][name] = bench.run_load("batch", "batch", {}, 100,
-                                                            results["baseline"])
+                results["scenarios"][name] = bench.run_load(
+                    "batch", "batch", {}, 100, results["baseline"]
+                )
             elif name == "identify":
                 results["scenarios"][name] = bench_identify(bench)
             else:
@@ -408,21 +533,28 @@ def run(args: Any) -> int:
 
 def _report(results: dict[str, Any]) -> None:
     m, b = results["machine"], results["baseline"]
-    print(f"\nmachine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-          f"SQLite {m['sqlite']}")
+    print(f"\nmachine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}")
     if b:
-        print(f"baseline (bare aiohttp): {b['rps']} req/s, p99 {b['p99_ms']:.2f} ms, "
-              f"wrk CPU {b['wrk_cpu']:.0%}, server CPU {b['server_cpu']:.0%}")
-    print(f"\n{'scenario':<10}{'events/s':>10}{'req/s':>9}{'p50 ms':>8}{'p95 ms':>8}"
-          f"{'p99 ms':>8}{'ratio':>7}{'acked':>9}  stored once")
+        print(
+            f"baseline (bare aiohttp): {b['rps']} req/s, p99 {b['p99_ms']:.2f} ms, "
+            f"wrk CPU {b['wrk_cpu']:.0%}, server CPU {b['server_cpu']:.0%}"
+        )
+    print(
+        f"\n{'scenario':<10}{'events/s':>10}{'req/s':>9}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'p99 ms':>8}{'ratio':>7}{'acked':>9}  stored once"
+    )
     for name, r in results["scenarios"].items():
-        print(f"{name:<10}{r.get('events_per_s', ''):>10}{r.get('requests_per_s', ''):>9}"
-              f"{r.get('p50_ms', ''):>8}{r.get('p95_ms', ''):>8}{r.get('p99_ms', r.get('max_ms', '')):>8}"
-              f"{r.get('ratio_to_baseline') or '':>7}{r.get('acknowledged', ''):>9}  "
-              f"{'yes' if r.get('stored_once') else 'NO'}")
+        print(
+            f"{name:<10}{r.get('events_per_s', ''):>10}{r.get('requests_per_s', ''):>9}"
+            f"{r.get('p50_ms', ''):>8}{r.get('p95_ms', ''):>8}{r.get('p99_ms', r.get('max_ms', '')):>8}"
+            f"{r.get('ratio_to_baseline') or '':>7}{r.get('acknowledged', ''):>9}  "
+            f"{'yes' if r.get('stored_once') else 'NO'}"
+        )
         if "half_load" in r:
-            print(f"{'':<10}at half load ({r['half_load']['rps']} req/s): "
-                  f"p99 {r['half_load']['p99_ms']} ms")
+            print(
+                f"{'':<10}at half load ({r['half_load']['rps']} req/s): "
+                f"p99 {r['half_load']['p99_ms']} ms"
+            )
         if "wrk_cpu" in r:
             print(f"{'':<10}wrk CPU {r['wrk_cpu']:.0%}, server CPU {r['server_cpu']:.0%}")
         for line in r.get("query_plan", []):

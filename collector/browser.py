@@ -14,12 +14,13 @@ from typing import Any
 
 from collector import jsonwire
 from collector.adapters import beacon
-from collector.errors import BadRequest, DomainError, Forbidden, Unauthorized
+from collector.errors import BadRequest, DomainError, Forbidden, RateLimited, Unauthorized
 from collector.identity import Identity, read_browser_claims
 from collector.jsonwire import compact
 from collector.keys import KeyRing
 from collector.model import ApiKey, IncomingEvent, Reason
 from collector.pipeline import MAX_EVENT_BYTES, Pipeline
+from collector.ratelimit import Buckets, retry_after
 from collector.sessions import SessionSigner
 
 MAX_BROWSER_EVENTS = 100
@@ -45,8 +46,14 @@ class Collected:
 
 class Browser:
     def __init__(
-        self, keys: KeyRing, sessions: SessionSigner, pipeline: Pipeline, identity: Identity
+        self,
+        keys: KeyRing,
+        sessions: SessionSigner,
+        pipeline: Pipeline,
+        identity: Identity,
+        limits: Buckets | None = None,
     ) -> None:
+        self.limits = limits or Buckets(0)
         self.keys = keys
         self.sessions = sessions
         self.pipeline = pipeline
@@ -62,6 +69,15 @@ class Browser:
                 code="forbidden_origin",
             )
         return key
+
+    def _throttle(self, site_key: str, ip: str | None) -> None:
+        """Per client IP and per site key: N requests a second, bursts of 2N (429 with
+        Retry-After, which the tracker waits out before it sends again)."""
+        wait = max(self.limits.take(f"ip:{ip}"), self.limits.take(f"key:{site_key}"))
+        if wait:
+            raise RateLimited(
+                "too many requests; slow down", headers={"Retry-After": retry_after(wait)}
+            )
 
     def session_of(self, visit: Visit, sent: Any) -> tuple[str, str]:
         """(session id, token): the cookie's, else the tracker's copy, else a new one.
@@ -80,6 +96,7 @@ class Browser:
         if not isinstance(body, dict) or not isinstance(body.get("e"), list):
             raise BadRequest("send {k: site key, s: session, e: [events]}", code="malformed")
         key = await self.site_key(body.get("k"), visit.origin)
+        self._throttle(body["k"], visit.ip)
         items = body["e"]
         if len(items) > MAX_BROWSER_EVENTS:
             raise BadRequest(

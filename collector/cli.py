@@ -34,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--public-url", help="where browsers reach the collector (behind a proxy)")
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        default=100,
+        help="collect requests a second per client IP and per site key, "
+        "bursts of twice that (0: no limit)",
+    )
 
     demo = commands.add_parser(
         "demo", parents=[common], help="the collector plus a demo shop with sample data"
@@ -44,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench", parents=[common], help="the load benchmark (wrk against a fresh collector)"
     )
-    bench.add_argument("--scenario", default="all",
-                       choices=("beacon", "batch", "identify", "segment", "all"))
+    bench.add_argument(
+        "--scenario", default="all", choices=("beacon", "batch", "identify", "segment", "all")
+    )
     bench.add_argument("--duration", type=float, default=10, help="seconds per load run")
     bench.add_argument("--connections", type=int, default=32, help="wrk connections")
     bench.add_argument("--json", help="write the results to this file")
@@ -91,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             from collector import bench
 
             args.db = args.db if args.db != default_db_url() else None
-            args.rate_limit_flag = False
+            args.rate_limit_flag = True
             return bench.run(args)
         if args.command == "demo":
             asyncio.run(_demo(args))
@@ -109,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    config = Config(db_url=args.db, host=args.host, port=args.port, public_url=args.public_url)
+    config = Config(
+        db_url=args.db,
+        host=args.host,
+        port=args.port,
+        public_url=args.public_url,
+        rate_limit=args.rate_limit,
+    )
     # aiohttp's runner turns SIGTERM/SIGINT into a graceful stop: in-flight requests finish,
     # then the cleanup context drains the writer, so nothing acknowledged is lost.
     web.run_app(create_app(config), host=config.host, port=config.port, access_log=None)

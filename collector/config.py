@@ -21,3 +21,4 @@ class Config:
     max_request_bytes: int = 512 * 1024
     max_batch_events: int = 500
     writer_max_batch: int = 5000
+    rate_limit: float = 100  # collect requests a second per client IP and per site key; 0: off

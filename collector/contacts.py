@@ -95,6 +95,15 @@ class Contacts:
             return None
         return await self.storage.find_contact(kind, normal)
 
+    async def erase(self, contact_id: Any, actor: str) -> dict[str, Any]:
+        """The right to be forgotten: everything about the contact goes; an audit row with
+        counts (no personal data) stays."""
+        contact = await self.get(contact_id)
+        counts = await self.storage.erase_contact(contact["id"], actor)
+        if counts is None:
+            raise NotFound(f"no contact with id {contact_id}")
+        return {"erased": contact["id"], "counts": counts}
+
     async def get(self, contact_id: Any) -> dict[str, Any]:
         contact = await self.find("contact_id", contact_id)
         if contact is None:

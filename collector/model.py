@@ -112,6 +112,7 @@ class IncomingEvent:
         if isinstance(self.raw, str):
             return self.raw
         return compact(self.raw)
+
     name: Any = None
     id: str | None = None
     timestamp_us: int | None = None

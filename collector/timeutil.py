@@ -71,11 +71,21 @@ def from_us(us: int) -> datetime:
     return datetime.fromtimestamp(us // _US, tz=UTC).replace(microsecond=us % _US)
 
 
+_YEAR_1000_S = -30_610_224_000
+
+
 def format_us(us: int | None) -> str | None:
-    """Epoch microseconds as ISO-8601 UTC with a `Z`, milliseconds shown only when set."""
+    """Epoch microseconds as ISO-8601 UTC with a `Z`, a fraction only when there is one.
+    On every event of the hot path, so C's gmtime/strftime rather than datetime."""
     if us is None:
         return None
-    return format_datetime(from_us(us))
+    seconds, micro = divmod(us, _US)
+    if seconds < _YEAR_1000_S:  # strftime pads no year below 1000
+        return format_datetime(from_us(us))
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    if micro:
+        text += "." + f"{micro:06d}".rstrip("0")
+    return text + "Z"
 
 
 def format_datetime(moment: datetime) -> str:

@@ -1,6 +1,6 @@
 """One storage interface for every backend.
 
-Services talk to a `Storage`; only the backends (`sqlite.py`, later `postgres.py`) hold
+Services talk to a `Storage`; only the backends (`sqlite.py`, `postgres.py`) hold
 SQL. `open_storage` picks the backend from the database URL.
 """
 
@@ -92,6 +92,9 @@ class Storage(Protocol):
     # contacts
     async def existing_contact_ids(self, ids: list[int]) -> set[int]: ...
     async def contact_ids_by(self, kind: str, values: list[Any]) -> dict[Any, int]: ...
+    async def erase_contact(self, contact_id: int, actor: str) -> dict[str, int] | None: ...
+    async def audit_log(self, limit: int = 100) -> list[dict[str, Any]]: ...
+    async def delete_events_before(self, event: str, before_us: int) -> int: ...
     async def contact_fields(self) -> set[str]: ...
     async def list_products(self, limit: int, after: str | None) -> list[dict[str, Any]]: ...
     async def event_types(self) -> list[dict[str, Any]]: ...
@@ -146,5 +149,7 @@ def open_storage(url: str) -> Storage:
 
         return SQLiteStorage(url.removeprefix("sqlite:///"))
     if url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("the PostgreSQL backend is not built yet (issue 7)")
+        from collector.storage.postgres import PostgresStorage
+
+        return PostgresStorage(url)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")

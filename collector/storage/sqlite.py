@@ -925,6 +925,60 @@ class SQLiteStorage:
             )
         return _contact_json(rows[0])
 
+    async def erase_contact(self, contact_id: int, actor: str) -> dict[str, int] | None:
+        """Delete a contact, its identifiers, events, sessions and deliveries, and the failed
+        events that carry one of its identifiers; keep an audit row with counts only."""
+        async with _Tx(self) as db:
+            rows = await db.execute_fetchall(
+                "SELECT email, phone, external_id FROM contacts WHERE id = ?", (contact_id,)
+            )
+            if not rows:
+                return None
+            identifiers = [v for v in rows[0] if v]
+            counts: dict[str, int] = {}
+            attempts = await db.execute(
+                """DELETE FROM delivery_attempts WHERE delivery_id IN
+                       (SELECT id FROM deliveries WHERE contact_id = ?)""",
+                (contact_id,),
+            )
+            counts["delivery_attempts"] = attempts.rowcount
+            for table in ("deliveries", "events", "sessions"):
+                cursor = await db.execute(
+                    f"DELETE FROM {table} WHERE contact_id = ?", (contact_id,)
+                )
+                counts[table] = cursor.rowcount
+            failed = 0
+            for value in identifiers:
+                cursor = await db.execute(
+                    "DELETE FROM failed_events WHERE instr(payload, ?) > 0", (value,)
+                )
+                failed += cursor.rowcount
+            counts["failed_events"] = failed
+            await db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+            await db.execute(
+                """INSERT INTO audit_log (at, action, subject, actor, counts)
+                   VALUES (?, 'erase_contact', ?, ?, ?)""",
+                (now_us(), f"contact {contact_id}", actor, dumps(counts)),
+            )
+        return counts
+
+    async def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await self._read(
+            "SELECT at, action, subject, actor, counts FROM audit_log ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            {**dict(row), "at": format_us(row["at"]), "counts": json.loads(row["counts"])}
+            for row in rows
+        ]
+
+    async def delete_events_before(self, event: str, before_us: int) -> int:
+        async with _Tx(self) as db:
+            cursor = await db.execute(
+                "DELETE FROM events WHERE event = ? AND ts < ?", (event, before_us)
+            )
+        return cursor.rowcount
+
     async def contact_ids_by(self, kind: str, values: list[Any]) -> dict[Any, int]:
         """Existing contacts by one identifier: {value: contact id}."""
         column = "id" if kind == "contact_id" else _IDENTIFIER_COLUMNS[kind]

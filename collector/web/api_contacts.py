@@ -46,3 +46,11 @@ async def timeline(request: web.Request) -> web.Response:
     key = await request.app[KEYRING].server_key(presented_key(request), "events:read")
     history = request.app[HISTORY]
     return web.json_response(await history.timeline(request.match_info["id"], request.query, key))
+
+
+@routes.delete("/api/v1/contacts/{id}", name="api-contact-erase")
+async def erase(request: web.Request) -> web.Response:
+    key = await request.app[KEYRING].server_key(presented_key(request), "contacts:write")
+    require_identifier(key, "contact_id", write=True)
+    result = await request.app[CONTACTS].erase(request.match_info["id"], f"key {key.name}")
+    return web.json_response(result)

@@ -9,6 +9,7 @@ from aiohttp import web
 from collector.adapters import native
 from collector.appkeys import HISTORY, KEYRING, PIPELINE
 from collector.errors import BadRequest
+from collector.openapi import document
 from collector.web.bodies import json_body, presented_key
 from collector.web.ingest import receive, results_response
 
@@ -40,6 +41,11 @@ async def search_events(request: web.Request) -> web.Response:
 async def failed_events(request: web.Request) -> web.Response:
     await request.app[KEYRING].server_key(presented_key(request), "events:read")
     return web.json_response(await request.app[HISTORY].failed(request.query))
+
+
+@routes.get("/api/v1/openapi.json", name="api-openapi")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())
 
 
 @routes.post("/api/v1/failed-events/replay", name="api-failed-events-replay")

@@ -10,8 +10,8 @@ from aiohttp import web
 from collector import jsonwire
 from collector.appkeys import CONTACTS, IDENTITY, KEYRING, PIPELINE
 from collector.errors import BadRequest, DomainError, Unauthorized
-from collector.model import IncomingEvent, Reason
 from collector.jsonwire import compact
+from collector.model import IncomingEvent, Reason
 from collector.segment_api import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, identify, message_event
 from collector.web.bodies import BodyTooLarge, presented_key, read_limited
 

@@ -63,7 +63,7 @@ async def collect(request: web.Request) -> web.Response:
     try:
         return await _collect(request)
     except DomainError as exc:
-        response = web.json_response(exc.body(), status=exc.status)
+        response = web.json_response(exc.body(), status=exc.status, headers=exc.headers)
         if request.headers.get("Origin"):
             _cors(response, request.headers["Origin"])
         return response

@@ -43,7 +43,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except DomainError as exc:
         if is_ui_path(request.path):
             return await _html_error(request, exc.status, "That did not work", exc.message)
-        return web.json_response(exc.body(), status=exc.status)
+        return web.json_response(exc.body(), status=exc.status, headers=exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -58,8 +58,7 @@ async def receive(
     # Items of a body under the per-event limit cannot pass it: keep them parsed, and
     # serialise one only if it fails. In a larger body each item is measured.
     small = len(body) <= MAX_EVENT_BYTES
-    events = [adapter(item, text if single else item if small else compact(item))
-              for item in items]
+    events = [adapter(item, text if single else item if small else compact(item)) for item in items]
     return await pipeline.run(events, key, source), single
 
 

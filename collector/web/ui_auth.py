@@ -17,7 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from collector.appkeys import STORAGE, UI_SIGNER
+from collector.appkeys import LOGIN_THROTTLE, STORAGE, UI_SIGNER
 from collector.users import verify_password
 from collector.web.errors import Handler
 from collector.web.paths import is_ui_path
@@ -142,8 +142,25 @@ async def login(request: web.Request) -> web.Response:
         return _forbidden(request)
     email = str(form.get("email", "")).strip().lower()
     password = str(form.get("password", ""))
+    throttle, ip = request.app[LOGIN_THROTTLE], request.remote or ""
+    wait = throttle.wait(email, ip)
+    if wait:
+        response = aiohttp_jinja2.render_template(
+            "error.html",
+            request,
+            {
+                "title": "Too many attempts",
+                "message": "Too many failed sign-ins for this account "
+                "or address. Wait a few minutes and try again.",
+            },
+            status=429,
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        response.headers.update(SECURITY_HEADERS)
+        return response
     user = await request.app[STORAGE].user_by_email(email)
     if user is None or not verify_password(password, user["password_hash"]):
+        throttle.failed(email, ip)
         token = secrets.token_urlsafe(24)
         response = aiohttp_jinja2.render_template(
             "login.html",
@@ -165,6 +182,7 @@ async def login(request: web.Request) -> web.Response:
             path="/login",
         )
         return response
+    throttle.succeeded(email)
     session = request.app[UI_SIGNER].dumps({"u": user["id"], "c": secrets.token_urlsafe(24)})
     response = web.HTTPFound(_safe_next(form.get("next")))
     response.set_cookie(
