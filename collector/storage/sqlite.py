@@ -649,13 +649,33 @@ class SQLiteStorage:
     ) -> tuple[int, list[dict[str, Any]]]:
         """How many contacts match `tree`, and a page of them by id."""
         sql, args = group_sql(tree)
-        rows = await self._read(f"WITH seg(id) AS ({sql}) SELECT count(*) FROM seg", args)
-        count = rows[0][0]
-        rows = await self._read(
-            f"""WITH seg(id) AS ({sql})
+        # One evaluation of the segment gives the page and, by a window over the rows
+        # before LIMIT, the total; only a page past the end needs a second count.
+        rows = (
+            await self._read(
+                f"""WITH seg(id) AS ({sql})
+                SELECT id, email, phone, external_id, attributes, created_at,
+                       count(*) OVER () AS total
+                FROM contacts WHERE id IN (SELECT id FROM seg) ORDER BY id LIMIT ?""",
+                (*args, limit),
+            )
+            if after_id is None
+            else []
+        )
+        if rows:
+            return rows[0]["total"], [
+                {**_contact_json(row), "_page": (0, row["id"])} for row in rows
+            ]
+        count = (await self._read(f"WITH seg(id) AS ({sql}) SELECT count(*) FROM seg", args))[0][0]
+        rows = (
+            await self._read(
+                f"""WITH seg(id) AS ({sql})
                 SELECT id, email, phone, external_id, attributes, created_at FROM contacts
                 WHERE id IN (SELECT id FROM seg) AND id > ? ORDER BY id LIMIT ?""",
-            (*args, after_id or 0, limit),
+                (*args, after_id or 0, limit),
+            )
+            if count
+            else []
         )
         return count, [{**_contact_json(row), "_page": (0, row["id"])} for row in rows]
 
