@@ -44,6 +44,16 @@ class Collected:
     origin: str
 
 
+def cors_headers(origin: str) -> dict[str, str]:
+    """What lets a site key's own origin read the collector's answer (with cookies)."""
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Expose-Headers": "Retry-After",
+        "Vary": "Origin",
+    }
+
+
 class Browser:
     def __init__(
         self,
@@ -96,6 +106,17 @@ class Browser:
         if not isinstance(body, dict) or not isinstance(body.get("e"), list):
             raise BadRequest("send {k: site key, s: session, e: [events]}", code="malformed")
         key = await self.site_key(body.get("k"), visit.origin)
+        try:
+            return await self._collect(body, key, raw, visit)
+        except DomainError as exc:
+            # The origin is one of this key's: let its tracker read the error (a 4xx is
+            # dropped, a 429 waited out). Other origins never get CORS headers.
+            exc.headers.update(cors_headers(visit.origin or ""))
+            raise
+
+    async def _collect(
+        self, body: dict[str, Any], key: ApiKey, raw: bytes, visit: Visit
+    ) -> Collected:
         self._throttle(body["k"], visit.ip)
         items = body["e"]
         if len(items) > MAX_BROWSER_EVENTS:

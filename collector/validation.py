@@ -145,14 +145,34 @@ class Checked:
     new_fields: dict[str, Field] = field(default_factory=dict)  # auto-created or widened
 
 
+MAX_PARAMS = 100
+MAX_CODE = 64
+MAX_TEXT = 8 * 1024
+
+
 def check_params(definition: Definition, params: dict[str, Any]) -> Checked:
     out = Checked()
+    if len(params) > MAX_PARAMS:
+        out.reasons.append(
+            Reason("too_many_params", "params", f"at most {MAX_PARAMS} parameters an event")
+        )
+        return out
     for code, value in params.items():
         path = f"params.{code}"
         if value is None:
             continue
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            out.reasons.append(
+                Reason("value_too_long", path, f"a text value is at most {MAX_TEXT} characters")
+            )
+            continue
         known = definition.by_code.get(code)
         if known is None:
+            if len(code) > MAX_CODE:
+                out.reasons.append(
+                    Reason("invalid_param", path, f"parameter names are at most {MAX_CODE} long")
+                )
+                continue
             if not isinstance(code, str) or not FIELD_CODE.fullmatch(code):
                 out.reasons.append(
                     Reason("invalid_param", path, "parameter names match ^[a-z_][a-z0-9_]*$")

@@ -315,3 +315,15 @@ async def test_the_served_tracker_is_at_most_3000_bytes_gzipped(site):
     )
     size = len(await response.read())
     assert size <= 3000, f"the tracker grew to {size} bytes gzipped"
+
+
+async def test_cors_headers_go_only_to_the_site_keys_own_origins(site):
+    body = json.dumps({"k": site.site_key, "e": []})
+    wrong = await site.client.post("/e", data=body, headers={"Origin": "https://evil.test"})
+    assert wrong.status == 403 and "Access-Control-Allow-Origin" not in wrong.headers
+    too_many = json.dumps({"k": site.site_key, "e": [{}] * 101})
+    own = await site.client.post("/e", data=too_many, headers={"Origin": SHOP})
+    assert own.status == 400 and own.headers["Access-Control-Allow-Origin"] == SHOP
+    ok = await site.client.post("/e", data=body, headers={"Origin": SHOP})
+    assert ok.headers["Access-Control-Allow-Origin"] == SHOP
+    assert ok.headers["Access-Control-Allow-Credentials"] == "true"

@@ -189,3 +189,26 @@ async def test_a_job_the_database_refuses_fails_alone(tmp_path):
     finally:
         await writer.stop()
         await storage.close()
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({f"p{i}": i for i in range(101)}, "too_many_params"),
+        ({"x" * 65: 1}, "invalid_param"),
+        ({"n": 1, "note": "x" * 9000}, "value_too_long"),
+    ],
+)
+async def test_parameter_limits_fail_with_a_clear_reason_and_are_kept(ping, params, code):
+    data = await ping.send({"event": "ping", "params": params}, expect=422)
+    assert data["results"][0]["errors"][0]["code"] == code
+    assert len(await ping.failed(reason=code)) == 1
+
+
+async def test_sql_and_html_looking_values_are_stored_verbatim(ping):
+    odd = ["'; DROP TABLE events; --", "<script>alert(1)</script>", '" OR 1=1 --']
+    for i, value in enumerate(odd):
+        await ping.send({"event": "ping", "id": f"odd-{i}", "params": {"note": value}}, expect=200)
+    stored = {e["id"]: e["params"]["note"] for e in await ping.events()}
+    assert stored == {f"odd-{i}": v for i, v in enumerate(odd)}
+    assert [e["id"] for e in await ping.events(**{"param.note": odd[0]})] == ["odd-0"]

@@ -141,3 +141,12 @@ async def test_unknown_contacts_answer_a_404_page(ui, api):
         assert response.status == 404, path
         assert response.content_type == "text/html"
         assert "No such contact" in await response.text()
+
+
+async def test_a_contact_can_be_erased_from_its_page(ui, api):
+    contact = await (await api.post("/api/v1/contacts", {"email": "bye@example.com"})).json()
+    page = await ui.get(f"/contacts/{contact['id']}")
+    assert "right to be forgotten" in await page.text()
+    response = await ui.post(f"/contacts/{contact['id']}/erase", {}, allow_redirects=False)
+    assert response.status == 302 and "done=erased" in response.headers["Location"]
+    assert (await api.get(f"/api/v1/contacts/{contact['id']}")).status == 404

@@ -7,8 +7,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from collector.appkeys import BROWSER, CONFIG, DEFINITIONS, IDENTITY, KEYRING, SESSIONS
-from collector.browser import Visit
-from collector.errors import BadRequest, DomainError, NotFound
+from collector.browser import Visit, cors_headers
+from collector.errors import BadRequest, NotFound
 from collector.keys import origin_of
 from collector.tracker import COLLECT_PATH, loader_stub, tracker_rules, tracker_script
 from collector.web.bodies import BodyTooLarge, json_body, presented_key, read_limited
@@ -48,28 +48,8 @@ async def tracker(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _cors(response: web.StreamResponse, origin: str) -> None:
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-    response.headers["Vary"] = "Origin"
-
-
 @routes.post(COLLECT_PATH, name="collect")
 async def collect(request: web.Request) -> web.Response:
-    """Errors carry CORS headers too: a cross-origin tracker must see a 4xx (to drop what
-    the server kept as failed) or a 429 and its Retry-After (to wait), not a network error
-    it would retry forever."""
-    try:
-        return await _collect(request)
-    except DomainError as exc:
-        response = web.json_response(exc.body(), status=exc.status, headers=exc.headers)
-        if request.headers.get("Origin"):
-            _cors(response, request.headers["Origin"])
-        return response
-
-
-async def _collect(request: web.Request) -> web.Response:
     try:
         raw = await read_limited(request, MAX_COLLECT_BYTES)
     except BodyTooLarge:
@@ -84,8 +64,9 @@ async def _collect(request: web.Request) -> web.Response:
         path=request.path,
     )
     collected = await request.app[BROWSER].collect(raw, visit)
-    response = web.json_response({"s": collected.session, "r": collected.results})
-    _cors(response, collected.origin)
+    response = web.json_response(
+        {"s": collected.session, "r": collected.results}, headers=cors_headers(collected.origin)
+    )
     cross_site = origin_of(f"{request.scheme}://{request.host}") != collected.origin
     # Set by the server, not by script: Safari caps cookies written by JS at 7 days.
     response.set_cookie(
@@ -106,7 +87,7 @@ async def collect_preflight(request: web.Request) -> web.Response:
     response = web.Response(status=204)
     origin = request.headers.get("Origin")
     if origin:
-        _cors(response, origin)
+        response.headers.update(cors_headers(origin))
         response.headers["Access-Control-Allow-Methods"] = "POST"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         response.headers["Access-Control-Max-Age"] = "86400"

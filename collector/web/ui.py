@@ -30,6 +30,7 @@ FLASHES = {
     "hidden": ("ok", "Hidden. It no longer appears in lists, and new events for it fail."),
     "replayed": ("ok", "Replayed."),
     "revoked": ("ok", "Revoked. The key stops working at once."),
+    "erased": ("ok", "Erased: the contact, its identifiers and its events are gone."),
 }
 
 

@@ -10,7 +10,7 @@ from collector.appkeys import CONTACTS, HISTORY, STORAGE
 from collector.errors import DomainError, NotFound
 from collector.keys import UI_PRINCIPAL
 from collector.paging import page_of, parse_cursor
-from collector.web.ui import render
+from collector.web.ui import redirect, render
 from collector.web.ui_events import HELPERS, PAGE_SIZE, not_found, page_url
 
 routes = web.RouteTableDef()
@@ -64,3 +64,14 @@ async def contact_profile(request: web.Request) -> web.Response:
     if page["next"]:
         values["later_url"] = page_url(request.rel_url, cursor=page["next"])
     return await render(request, "contacts/detail.html", values)
+
+
+@routes.post("/contacts/{id}/erase", name="ui-contact-erase")
+async def erase(request: web.Request) -> web.Response:
+    """The right to be forgotten, from the UI (the audit row names the user)."""
+    from collector.web.ui_auth import current_user
+
+    user = await current_user(request)
+    actor = f"user {user['email']}" if user else "ui"
+    await request.app[CONTACTS].erase(request.match_info["id"], actor)
+    raise redirect("/contacts", done="erased")
