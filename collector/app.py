@@ -80,12 +80,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     definitions = Definitions(storage)
     await definitions.load()
     await definitions.ensure(DEFAULT_EVENTS)
-    live = LiveFeed()
+    live = LiveFeed(storage)
     scenarios = Scenarios(storage, definitions)
     await scenarios.load()
 
     def committed(items: list, outcomes: list) -> None:
-        live.committed(items, outcomes)
         if any(getattr(item, "outbox", None) for item in items):
             scenarios.wake.set()  # new deliveries: the worker need not wait for its poll
 
@@ -120,6 +119,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await live.close()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         help="collect requests a second per client IP and per site key, "
         "bursts of twice that (0: no limit)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT); they share only the database",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     demo = commands.add_parser(
         "demo", parents=[common], help="the collector plus a demo shop with sample data"
@@ -124,10 +131,52 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         rate_limit=args.rate_limit,
     )
+    if args.workers > 1:
+        return _serve_workers(args)
     # aiohttp's runner turns SIGTERM/SIGINT into a graceful stop: in-flight requests finish,
     # then the cleanup context drains the writer, so nothing acknowledged is lost.
-    web.run_app(create_app(config), host=config.host, port=config.port, access_log=None)
+    web.run_app(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        access_log=None,
+        reuse_port=args.reuse_port,
+    )
     return 0
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """N processes on one port (SO_REUSEPORT: the kernel spreads connections). They share
+    nothing but the database. On SQLite each has its own writer; WAL with a busy timeout
+    queues their transactions on the file lock, so none corrupts or loses another's."""
+    import subprocess
+
+    command = [
+        sys.executable,
+        "-m",
+        "collector",
+        "--db",
+        args.db,
+        "serve",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--rate-limit",
+        str(args.rate_limit),
+        "--reuse-port",
+    ]
+    if args.public_url:
+        command += ["--public-url", args.public_url]
+    children = [subprocess.Popen(command) for _ in range(args.workers)]
+
+    def forward(sig: int, _frame: object) -> None:
+        for child in children:
+            child.send_signal(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    return max(child.wait() for child in children)
 
 
 async def _demo(args: argparse.Namespace) -> None:

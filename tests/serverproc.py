@@ -46,8 +46,15 @@ def ekevents(
 
 
 class Server:
-    def __init__(self, db_path: Path, *extra: str, env: dict[str, str] | None = None) -> None:
-        self.db_url = f"sqlite:///{db_path}"
+    def __init__(
+        self,
+        db_path: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        db_url: str | None = None,
+    ) -> None:
+        """A server on the SQLite file `db_path`, or on `db_url` (its logs beside db_path)."""
+        self.db_url = db_url or f"sqlite:///{db_path}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = ["serve", "--db", self.db_url, "--port", str(self.port), *extra]

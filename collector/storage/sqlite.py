@@ -331,8 +331,9 @@ class SQLiteStorage:
             if rows:
                 await db.executemany(
                     """INSERT INTO events (id, event, ts, received_at, contact_id, session_id,
-                           params, context, version, source, api_inserted, api_verified)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           params, context, version, source, api_inserted, api_verified,
+                           key_name)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     rows,
                 )
             accepted = [e for i, e in events if outcomes[i].status == "accepted"]
@@ -586,6 +587,59 @@ class SQLiteStorage:
             rows = await self._read(f"SELECT id FROM events WHERE id IN ({_marks(chunk)})", chunk)
             found.update(row[0] for row in rows)
         return found
+
+    async def live_position(self) -> tuple[int, int]:
+        rows = await self._read(
+            """SELECT (SELECT coalesce(max(seq), 0) FROM events),
+                      (SELECT coalesce(max(seq), 0) FROM failed_events)"""
+        )
+        return rows[0][0], rows[0][1]
+
+    async def live_since(
+        self, event_seq: int, failed_seq: int, limit: int = 500
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        """What any process committed after the given positions, for the live debugger."""
+        events = await self._read(
+            """SELECT seq, id, event, received_at, key_name, contact_id, session_id, params
+               FROM events WHERE seq > ? ORDER BY seq LIMIT ?""",
+            (event_seq, limit),
+        )
+        failed = await self._read(
+            """SELECT seq, id, event, received_at, source, reasons FROM failed_events
+               WHERE seq > ? ORDER BY seq LIMIT ?""",
+            (failed_seq, limit),
+        )
+        entries = [
+            {
+                "status": "accepted",
+                "id": r["id"],
+                "event": r["event"],
+                "at": format_us(r["received_at"]),
+                "key": r["key_name"] or "",
+                "contact_id": r["contact_id"],
+                "session": bool(r["session_id"]),
+                "params": json.loads(r["params"]),
+                "_at": r["received_at"],
+            }
+            for r in events
+        ] + [
+            {
+                "status": "failed",
+                "id": r["id"],
+                "event": r["event"],
+                "at": format_us(r["received_at"]),
+                "key": json.loads(r["source"]).get("key", ""),
+                "reasons": json.loads(r["reasons"]),
+                "_at": r["received_at"],
+            }
+            for r in failed
+        ]
+        entries.sort(key=lambda e: e.pop("_at"))
+        return (
+            entries,
+            events[-1]["seq"] if events else event_seq,
+            failed[-1]["seq"] if failed else failed_seq,
+        )
 
     async def get_event(self, event_id: str) -> dict[str, Any] | None:
         rows = await self._read(
@@ -1097,6 +1151,7 @@ def _event_row(e: NewEvent, contact_id: int | None, verified: bool) -> tuple[Any
         e.source,
         int(e.api_inserted),
         int(verified),
+        e.key_name,
     )
 
 

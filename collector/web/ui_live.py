@@ -46,7 +46,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     feed = request.app[LIVE]
-    queue = feed.subscribe()
+    queue = await feed.subscribe()
     try:
         await response.write(b": connected\n\n")
         while True:
