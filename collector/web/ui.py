@@ -1,12 +1,18 @@
-"""What every UI page shares: the navigation, the template context, flash messages."""
+"""What every UI page shares: the navigation, the template context, flash messages, and
+the small view helpers several pages use (values as text, page links that keep their
+filters, contact names, the 404 page)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from multidict import MultiDict
+from yarl import URL
 
+from collector.appkeys import CONTACTS
 from collector.web.ui_auth import current_user
 
 NAV = [
@@ -32,6 +38,8 @@ FLASHES = {
     "revoked": ("ok", "Revoked. The key stops working at once."),
     "erased": ("ok", "Erased: the contact, its identifiers and its events are gone."),
 }
+# Query keys that only carry a flash message, never a filter.
+FLASH_KEYS = ("done", "accepted", "failing", "skipped", "event_id", "cursor")
 
 
 async def render(
@@ -68,3 +76,47 @@ def redirect(location: str, done: str | None = None) -> web.HTTPFound:
     if done:
         location += ("&" if "?" in location else "?") + f"done={done}"
     return web.HTTPFound(location)
+
+
+# -- view helpers --------------------------------------------------------------------------
+
+
+def show_value(value: Any) -> str:
+    """A parameter value as one line of text: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def pretty(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False)
+
+
+def page_url(url: URL, **changes: str | None) -> str:
+    """A page's URL with its filters kept, flash keys dropped, `changes` applied."""
+    query = MultiDict((k, v) for k, v in url.query.items() if k not in FLASH_KEYS)
+    for name, value in changes.items():
+        if value is not None:
+            query[name] = value
+    return str(url.with_query(query))
+
+
+async def contact_labels(request: web.Request, rows: list[dict[str, Any]]) -> dict[int, str]:
+    """How each contact on a page is named: email, else phone, else external id."""
+    labels: dict[int, str] = {}
+    for contact_id in {r["contact_id"] for r in rows if r.get("contact_id") is not None}:
+        contact = await request.app[CONTACTS].find("contact_id", contact_id)
+        if contact:
+            labels[contact_id] = (
+                contact["email"] or contact["phone"] or contact["external_id"] or ""
+            )
+    return labels
+
+
+async def not_found(request: web.Request, what: str) -> web.Response:
+    return await render(
+        request,
+        "error.html",
+        {"title": f"No such {what}", "message": f"There is no {what} with that id."},
+        status=404,
+    )

@@ -10,8 +10,8 @@ from collector.appkeys import CONTACTS, HISTORY, STORAGE
 from collector.errors import DomainError, NotFound
 from collector.keys import UI_PRINCIPAL
 from collector.paging import page_of, parse_cursor
-from collector.web.ui import redirect, render
-from collector.web.ui_events import HELPERS, PAGE_SIZE, not_found, page_url
+from collector.web.ui import not_found, page_url, redirect, render
+from collector.web.ui_events import HELPERS, PAGE_SIZE
 
 routes = web.RouteTableDef()
 

@@ -2,18 +2,16 @@
 
 Pages read through the same services as the API (History, Pipeline), acting as the UI
 principal. Bad filter input comes back as the same page with the form kept and an inline
-error (400), never as a JSON error or a 500. The small view helpers here (time and
-parameter display, the 404 page) are shared with the contacts pages.
+error (400), never as a JSON error or a 500. The parameter summary and the time helpers
+here are shared with the contacts pages; the generic view helpers live in ui.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from multidict import MultiDict
 from yarl import URL
 
 from collector.appkeys import CONTACTS, DEFINITIONS, HISTORY, PIPELINE, STORAGE
@@ -21,7 +19,16 @@ from collector.charts import bar_chart, volume
 from collector.errors import DomainError
 from collector.keys import UI_PRINCIPAL
 from collector.timeutil import format_us, parse_time_us
-from collector.web.ui import redirect, render
+from collector.web.ui import (
+    FLASH_KEYS,
+    contact_labels,
+    not_found,
+    page_url,
+    pretty,
+    redirect,
+    render,
+    show_value,
+)
 from collector.web.ui_auth import current_user
 from collector.webcontext import parse_user_agent
 
@@ -48,22 +55,9 @@ REASONS = (
     "payload_too_large",
     "definition_changed",
 )
-# Query keys that only carry a flash message, never a filter.
-_FLASH_KEYS = ("done", "accepted", "failing", "skipped", "event_id", "cursor")
 
 
 # -- view helpers (shared with ui_contacts) ----------------------------------------------
-
-
-def show_value(value: Any) -> str:
-    """A parameter value as one line of text: strings as they are, the rest as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-
-
-def pretty(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False)
 
 
 def summarize(params: Mapping[str, Any] | None) -> str:
@@ -98,36 +92,6 @@ def local_time(text: str) -> str:
 
 
 HELPERS = {"summarize": summarize, "show_value": show_value, "pretty": pretty}
-
-
-async def not_found(request: web.Request, what: str) -> web.Response:
-    return await render(
-        request,
-        "error.html",
-        {"title": f"No such {what}", "message": f"There is no {what} with that id."},
-        status=404,
-    )
-
-
-async def contact_labels(request: web.Request, rows: list[dict[str, Any]]) -> dict[int, str]:
-    """How each contact on a page is named: email, else phone, else external id."""
-    labels: dict[int, str] = {}
-    for contact_id in {r["contact_id"] for r in rows if r.get("contact_id") is not None}:
-        contact = await request.app[CONTACTS].find("contact_id", contact_id)
-        if contact:
-            labels[contact_id] = (
-                contact["email"] or contact["phone"] or contact["external_id"] or ""
-            )
-    return labels
-
-
-def page_url(url: URL, **changes: str | None) -> str:
-    """A page's URL with its filters kept, flash keys dropped, `changes` applied."""
-    query = MultiDict((k, v) for k, v in url.query.items() if k not in _FLASH_KEYS)
-    for name, value in changes.items():
-        if value is not None:
-            query[name] = value
-    return str(url.with_query(query))
 
 
 def replay_counts(query: Mapping[str, str]) -> dict[str, int] | None:
@@ -327,7 +291,7 @@ def _back(form: Mapping[str, Any]) -> URL:
         url = URL("/failed")
     if url.path == "/failed/replay":
         url = URL("/failed")
-    return url.with_query([(k, v) for k, v in url.query.items() if k not in _FLASH_KEYS])
+    return url.with_query([(k, v) for k, v in url.query.items() if k not in FLASH_KEYS])
 
 
 @routes.post("/failed/replay", name="ui-failed-replay")

@@ -3,10 +3,10 @@ webhook action), and a scenario's page with its delivery log.
 
 The form works without JavaScript the way the segment builder does: `add-param` and
 `remove-param:N` post it back with the change applied and nothing saved; `create` creates.
-Parameter restrictions use the segment builder's rows (or JSON); a system trigger's
-audience is segment rules as JSON. The Scenarios service checks everything; a refusal
-comes back as the same form with the message inline (422). A new scenario's webhook
-secrets are shown once, on the page that answers the form, never again.
+Parameter restrictions use the segment builder's rows (rules_form) or JSON; a system
+trigger's audience is segment rules as JSON. The Scenarios service checks everything; a
+refusal comes back as the same form with the message inline (422). A new scenario's
+webhook secrets are shown once, on the page that answers the form, never again.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from collector.appkeys import DEFINITIONS, SCENARIOS
 from collector.definitions import Definitions
 from collector.errors import DomainError, NotFound
 from collector.scenarios import Scenario, ScenarioError
-from collector.web.ui import redirect, render
-from collector.web.ui_events import contact_labels, not_found, pretty, show_value
-from collector.web.ui_segments import (
+from collector.web.rules_form import (
     MAX_ROWS,
     Form,
     ParamRow,
@@ -35,6 +33,7 @@ from collector.web.ui_segments import (
     text,
     visible_events,
 )
+from collector.web.ui import contact_labels, not_found, pretty, redirect, render, show_value
 
 routes = web.RouteTableDef()
 
