@@ -15,7 +15,7 @@ function open_ack_file()
 end
 
 function record_acks(body)
-  for id in string.gmatch(body, '"status": "accepted", "id": "([^"]+)"') do
+  for id in string.gmatch(body, '"status":%s*"accepted",%s*"id":%s*"([^"]+)"') do
     ack_file:write(id, "\n")
     acked = acked + 1
   end

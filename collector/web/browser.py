@@ -6,6 +6,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from collector import jsonwire
 from collector.appkeys import BROWSER, CONFIG, DEFINITIONS, IDENTITY, KEYRING, SESSIONS
 from collector.browser import Visit, cors_headers
 from collector.errors import BadRequest, NotFound
@@ -65,7 +66,9 @@ async def collect(request: web.Request) -> web.Response:
     )
     collected = await request.app[BROWSER].collect(raw, visit)
     response = web.json_response(
-        {"s": collected.session, "r": collected.results}, headers=cors_headers(collected.origin)
+        {"s": collected.session, "r": collected.results},
+        headers=cors_headers(collected.origin),
+        dumps=jsonwire.dumps,
     )
     cross_site = origin_of(f"{request.scheme}://{request.host}") != collected.origin
     # Set by the server, not by script: Safari caps cookies written by JS at 7 days.

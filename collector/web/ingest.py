@@ -70,5 +70,5 @@ def results_response(outcomes: list[Outcome], single: bool) -> web.Response:
         too_large = [r for r in outcomes[0].reasons if r.code == "payload_too_large"]
         if too_large:
             raise PayloadTooLarge(too_large[0].message, details=results)
-        return web.json_response({"results": results}, status=422)
-    return web.json_response({"results": results})
+        return web.json_response({"results": results}, status=422, dumps=jsonwire.dumps)
+    return web.json_response({"results": results}, dumps=jsonwire.dumps)
