@@ -107,6 +107,12 @@ class Process:
                 time.sleep(0.05)
         raise SystemExit(f"{args} did not start; see {log}")
 
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):  # the peak resident set, not just the current one
+                return round(int(line.split()[1]) / 1024, 1)
+        return 0.0
+
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -276,6 +282,7 @@ class Bench:
             r = self.wrk_run(script, server.url, env, self.args.connections, self.args.duration)
             r["server_cpu"] = (server.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
             result = self.summarise(r, baseline, per_request)
+            result["server_peak_rss_mb"] = server.rss_mb()
             result["stored_once"] = self.stored_once(db, r["acked_ids"])
             if script == "beacon":  # latency at half the load just measured
                 delay = max(1, int(1000 * self.args.connections / (r["rps"] / 2)))
@@ -556,6 +563,9 @@ def _report(results: dict[str, Any]) -> None:
                 f"p99 {r['half_load']['p99_ms']} ms"
             )
         if "wrk_cpu" in r:
-            print(f"{'':<10}wrk CPU {r['wrk_cpu']:.0%}, server CPU {r['server_cpu']:.0%}")
+            print(
+                f"{'':<10}wrk CPU {r['wrk_cpu']:.0%}, server CPU {r['server_cpu']:.0%}, "
+                f"server peak RSS {r.get('server_peak_rss_mb')} MB"
+            )
         for line in r.get("query_plan", []):
             print(f"{'':<10}plan: {line}")
