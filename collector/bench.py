@@ -553,7 +553,8 @@ def _report(results: dict[str, Any]) -> None:
     for name, r in results["scenarios"].items():
         print(
             f"{name:<10}{r.get('events_per_s', ''):>10}{r.get('requests_per_s', ''):>9}"
-            f"{r.get('p50_ms', ''):>8}{r.get('p95_ms', ''):>8}{r.get('p99_ms', r.get('max_ms', '')):>8}"
+            f"{r.get('p50_ms', ''):>8}{r.get('p95_ms', ''):>8}"
+            f"{r.get('p99_ms', r.get('max_ms', '')):>8}"
             f"{r.get('ratio_to_baseline') or '':>7}{r.get('acknowledged', ''):>9}  "
             f"{'yes' if r.get('stored_once') else 'NO'}"
         )
