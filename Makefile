@@ -22,6 +22,9 @@ test-deps: $(VENV)/.test-deps
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing wrk for the benchmark test"; \
+	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	@command -v npm >/dev/null 2>&1 || { \
 	  echo "installing node and npm for the Segment Node SDK test"; \
 	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }

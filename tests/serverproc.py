@@ -39,9 +39,8 @@ def ekevents(
         [sys.executable, "-m", "collector", *args],
         capture_output=True,
         text=True,
-        timeout=60,
         env={**os.environ, **(env or {})},
-        **kw,
+        **{"timeout": 60, **kw},
     )
 
 
