@@ -26,49 +26,9 @@ from collector.users import create_user
 
 DEMO_LOGIN = "demo@ekevents.test"
 
-PRODUCT_FIELDS = [
-    {"code": "product_id", "label": "Product id", "type": "text", "required": True},
-    {"code": "name", "label": "Name", "type": "text"},
-    {"code": "price", "label": "Price", "type": "decimal"},
-    {"code": "category", "label": "Category", "type": "text"},
-]
+# The shop's page views, product views, carts and orders are the default e-commerce
+# events (pre-registered); the demo adds one custom event, sent by a no-code rule.
 DEFINITIONS_ = [
-    {
-        "name": "page-view",
-        "title": "Page view",
-        "category": "signal",
-        "fields": [
-            {"code": "title", "label": "Title", "type": "text", "required": True},
-            {"code": "url", "label": "URL", "type": "text"},
-            {"code": "referrer", "label": "Referrer", "type": "text"},
-        ],
-    },
-    {
-        "name": "product-viewed",
-        "title": "Product viewed",
-        "category": "signal",
-        "fields": PRODUCT_FIELDS,
-    },
-    {
-        "name": "add-to-cart",
-        "title": "Add to cart",
-        "category": "conversion",
-        "fields": [
-            {"code": "cart_id", "label": "Cart id", "type": "text", "required": True},
-            *PRODUCT_FIELDS,
-            {"code": "quantity", "label": "Quantity", "type": "integer"},
-        ],
-    },
-    {
-        "name": "order-completed",
-        "title": "Order completed",
-        "category": "transaction",
-        "fields": [
-            {"code": "order_id", "label": "Order id", "type": "text"},
-            {"code": "total", "label": "Total", "type": "decimal"},
-            {"code": "products", "label": "Products", "type": "json", "required": True},
-        ],
-    },
     {
         "name": "newsletter-signup",
         "title": "Newsletter sign-up",

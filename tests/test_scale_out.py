@@ -8,7 +8,7 @@ import asyncio
 import aiohttp
 import pytest
 from serverproc import Server, ekevents
-from test_scenarios import Receiver
+from webhooks import Receiver
 
 from collector.storage import open_storage
 
