@@ -28,6 +28,9 @@ test-deps: $(VENV)/.test-deps
 	@command -v npm >/dev/null 2>&1 || { \
 	  echo "installing node and npm for the Segment Node SDK test"; \
 	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@test -d /usr/lib/postgresql || { \
+	  echo "installing Debian's postgresql: the tests start their own server on it"; \
+	  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,12 +1,15 @@
-"""Shared fixtures: a collector app on a fresh SQLite file per test, and keys for it."""
+"""Shared fixtures: a collector app on a fresh database per test (SQLite and PostgreSQL),
+and keys for it."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pg import pg_server  # noqa: F401 (the session's PostgreSQL, for db_url)
 
 from collector.app import create_app
 from collector.appkeys import STORAGE
@@ -15,9 +18,17 @@ from collector.keys import create_key
 from collector.users import create_user
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ekevents.db'}"
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database per test, on each backend: a SQLite file, or a database of the
+    PostgreSQL the session started (tests/pg.py)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ekevents.db'}"
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 class Api:

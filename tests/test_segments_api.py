@@ -268,6 +268,7 @@ async def test_a_key_that_may_not_read_emails_does_not_see_them(shop):
     assert contacts and all("email" not in c for c in contacts)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # reads SQLite's plan format
 async def test_the_segment_query_uses_indexes(shop):
     from collector.appkeys import DEFINITIONS, STORAGE
     from collector.segments import compile_rules

@@ -13,11 +13,12 @@ from collector.definitions import Definitions
 from collector.ids import new_id
 from collector.model import ContactRef, NewEvent
 from collector.segments import EventCondition, Group, compile_rules, param_matches
+from collector.storage.postgres import PostgresStorage
 from collector.storage.sqlite import SQLiteStorage
 from collector.timeutil import format_datetime, to_us
 
 NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
-COLORS = ["red", "Red shirt", "blue", "", "green"]
+COLORS = ["red", "Red shirt", "blue", "", "green", "Äpfel"]  # Ä: lower() folds ASCII only
 FIELDS = {
     "amount": "decimal",
     "qty": "integer",
@@ -66,7 +67,7 @@ def param_conditions(draw, event):
         value = {
             "in": lambda: draw(st.lists(st.sampled_from(COLORS), max_size=3)),
             "empty": lambda: draw(st.booleans()),
-            "contains": lambda: draw(st.sampled_from(["red", "RED", "e", "shirt"])),
+            "contains": lambda: draw(st.sampled_from(["red", "RED", "e", "shirt", "äpfel"])),
         }.get(op, lambda: draw(st.sampled_from(COLORS)))()
     elif type_ in ("integer", "decimal"):
         op = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">=", "between"]))
@@ -178,10 +179,15 @@ def evaluate(tree: Group, events) -> bool:
 # -- the property ------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def store(tmp_path):
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request, tmp_path):
     # one database for every example of the test: each example empties it first
-    storage = SQLiteStorage(str(tmp_path / "seg.db"))
+    url = None
+    if request.param == "sqlite":
+        storage = SQLiteStorage(str(tmp_path / "seg.db"))
+    else:
+        url = request.getfixturevalue("pg_server").create_database()
+        storage = PostgresStorage(url)
     await storage.open()
     definitions = Definitions(storage)
     await definitions.load()
@@ -191,6 +197,16 @@ async def store(tmp_path):
     await definitions.create({"name": "view", "fields": [{"code": "color", "type": "text"}]})
     yield storage, definitions
     await storage.close()
+    if url is not None:
+        request.getfixturevalue("pg_server").drop_database(url)
+
+
+async def _empty(storage) -> None:
+    if isinstance(storage, SQLiteStorage):
+        await storage._w.execute("DELETE FROM events")
+        await storage._w.execute("DELETE FROM contacts")
+    else:
+        await storage._pool_().execute("DELETE FROM events; DELETE FROM contacts")
 
 
 @settings(
@@ -202,8 +218,7 @@ async def store(tmp_path):
 async def test_segment_sql_matches_a_plain_python_evaluation(store, data, rules):
     storage, definitions = store
     n_contacts, raw_events = data
-    await storage._w.execute("DELETE FROM events")
-    await storage._w.execute("DELETE FROM contacts")
+    await _empty(storage)
     ids = [
         (await storage.upsert_contact({"email": f"c{i}@example.com"}, {}))["id"]
         for i in range(n_contacts)

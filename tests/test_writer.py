@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+import asyncpg
+
 from collector.appkeys import WRITER
 from collector.ids import new_id
 from collector.model import NewEvent
@@ -12,8 +14,15 @@ from collector.storage.sqlite import SQLiteStorage
 from collector.writer import Writer, WriterStopped
 
 
-def _row_count(path: str, table: str = "events") -> int:
-    with sqlite3.connect(path) as db:
+async def _row_count(url: str, table: str = "events") -> int:
+    """Rows committed, as a connection of its own sees them."""
+    if url.startswith("postgresql://"):
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetchval(f"SELECT count(*) FROM {table}")
+        finally:
+            await conn.close()
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
         return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -25,15 +34,14 @@ async def test_concurrent_requests_are_committed_in_fewer_transactions(api, db_u
     assert all(a["results"][0]["status"] == "accepted" for a in answers)
     used = writer.batches - before
     assert 1 <= used < 60, f"{used} transactions for 60 requests: no grouping happened"
-    assert _row_count(db_url.removeprefix("sqlite:///")) == 60
+    assert await _row_count(db_url) == 60
 
 
 async def test_an_acknowledged_event_is_visible_to_another_connection_at_once(api, db_url):
     await api.define("tick", [], scope="system")
-    path = db_url.removeprefix("sqlite:///")
     for expected in range(1, 6):
         await api.send({"event": "tick"}, expect=200)
-        assert _row_count(path) == expected
+        assert await _row_count(db_url) == expected
 
 
 def _event() -> NewEvent:
@@ -64,7 +72,7 @@ async def test_stopping_the_writer_drains_what_was_queued(tmp_path):
     outcomes = [o for task in pending for o in task.result()]
     assert len(outcomes) == 100 and {o.status for o in outcomes} == {"accepted"}
     await storage.close()
-    assert _row_count(str(tmp_path / "w.db")) == 100
+    assert await _row_count(f"sqlite:///{tmp_path / 'w.db'}") == 100
     assert writer.batches >= 100 // 8  # whole jobs of 2 fill a batch of at most 7 + 1
 
 
