@@ -46,7 +46,9 @@ async def test_two_processes_share_definitions_identity_deliveries_and_the_live_
             )
         )
         assert status == 201
-        await asyncio.sleep(1.5)  # b learns of it from the database (a version check)
+        await asyncio.sleep(
+            2.5
+        )  # b learns of it from the database (a 1 s version check; margin for a loaded CI)
         status, _ = await _json(
             http.post(
                 f"{a.url}/api/v1/scenarios",
@@ -60,7 +62,7 @@ async def test_two_processes_share_definitions_identity_deliveries_and_the_live_
             )
         )
         assert status == 201
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.5)
 
         # events to both processes, on one session; identify on a backfills b's events too
         _, body = await _json(http.post(f"{a.url}/api/v1/sessions"))
@@ -93,7 +95,7 @@ async def test_two_processes_share_definitions_identity_deliveries_and_the_live_
             )
         )
         assert status == 200
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.5)
         status, body = await _json(
             http.post(
                 f"{a.url}/api/v1/events",
@@ -125,7 +127,7 @@ async def test_concurrent_writers_in_two_processes_lose_and_double_nothing(two):
     await _json(
         http.post(f"{a.url}/api/v1/event-definitions", json={"name": "tick", "scope": "system"})
     )
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(2.5)
     acknowledged: list[str] = []
 
     async def client(n: int, server: Server) -> None:
