@@ -168,6 +168,9 @@ def _serve_workers(args: argparse.Namespace) -> int:
     queues their transactions on the file lock, so none corrupts or loses another's."""
     import subprocess
 
+    # Migrate once, here, before the workers race to (SQLite's journal-mode switch and
+    # the first migration cannot be shared by processes opening a fresh file together).
+    _with_storage(args.db, lambda _storage: asyncio.sleep(0))
     command = [
         sys.executable,
         "-m",

@@ -8,6 +8,7 @@ a single value: one sent as a list or object fails with its path.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from collector.model import Reason
@@ -240,7 +241,9 @@ def products_in(event: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         price = item.get("price")
         try:
             if price is not None and not isinstance(price, bool):
-                record["price"] = float(price)
+                value = float(price)
+                if math.isfinite(value):  # "inf" / "nan" as text are no price
+                    record["price"] = value
         except (TypeError, ValueError):
             pass
         variant_id = item.get("variant_id") or item.get("sku")  # sku stands in

@@ -146,3 +146,15 @@ async def test_concurrent_writers_in_two_processes_lose_and_double_nothing(two):
     finally:
         await storage.close()
     assert stored == set(acknowledged) and len(acknowledged) == len(set(acknowledged))
+
+
+def test_workers_start_together_on_a_fresh_sqlite_file(tmp_path):
+    server = Server(tmp_path / "fresh.db", "--workers", "3").start()
+    try:
+        made = ekevents("keys", "create", "--db", server.db_url, "--name", "k", "--kind", "server")
+        assert made.returncode == 0
+    finally:
+        server.stop()
+    output = server.output()
+    assert "Traceback" not in output and "locked" not in output, output
+    assert output.count("Running on") == 3, output
