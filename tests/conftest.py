@@ -139,3 +139,19 @@ async def ui(api: Api) -> Ui:
     assert response.status == 302, await response.text()
     await ui.get("/")
     return ui
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook retries after 0.05 s, 0.1 s … instead of 1 s, 2 s …"""
+    monkeypatch.setenv("EKEVENTS_WEBHOOK_RETRY_BASE", "0.05")
+
+
+@pytest.fixture
+async def receiver() -> Any:
+    """A real webhook receiver on loopback that answers 200."""
+    from webhooks import Receiver
+
+    started = await Receiver().start()
+    yield started
+    await started.stop()

@@ -19,17 +19,7 @@ from collector.config import Config
 from collector.keys import create_key
 from collector.scenarios import render
 
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setenv("EKEVENTS_WEBHOOK_RETRY_BASE", "0.05")
-
-
-@pytest.fixture
-async def receiver():
-    receiver = await Receiver().start()
-    yield receiver
-    await receiver.stop()
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture

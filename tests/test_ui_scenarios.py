@@ -11,19 +11,6 @@ import json
 import re
 
 import pytest
-from webhooks import Receiver
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setenv("EKEVENTS_WEBHOOK_RETRY_BASE", "0.05")
-
-
-@pytest.fixture
-async def receiver():
-    receiver = await Receiver().start()
-    yield receiver
-    await receiver.stop()
 
 
 @pytest.fixture
@@ -39,6 +26,9 @@ async def shop(api):
     await api.define("item-viewed", [{"code": "product_id", "type": "text"}])
     await api.define("restock", [{"code": "product_id", "type": "text"}], scope="system")
     return api
+
+
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def _form(url="http://127.0.0.1:9/hook", **fields):
