@@ -14,6 +14,7 @@ import pytest
 from collector.appkeys import STORAGE
 from collector.identity import identity_hash
 from collector.keys import create_key
+from collector.timeutil import parse_time_us
 
 SHOP = "http://shop.test"
 CHROME = (
@@ -212,7 +213,7 @@ async def test_identify_backfills_the_anonymous_history_in_order(site):
     ]
     assert [e["backfilled"] for e in timeline] == [True, True, True, True, False]
     sent_times = [e["t"] for e in anonymous]
-    stored_times = [e["timestamp"] for e in timeline[:3]]
+    stored_times = [parse_time_us(e["timestamp"]) for e in timeline[:3]]
     assert stored_times == sorted(stored_times) and len(sent_times) == 3
 
 

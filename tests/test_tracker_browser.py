@@ -10,6 +10,8 @@ import pytest
 from browsing import Collector, Site, chromium
 from serverproc import Server, free_port_pair
 
+from collector.timeutil import parse_time_us
+
 pytestmark = pytest.mark.browser
 
 CLICKED = [{"code": "n", "type": "integer"}]
@@ -152,7 +154,7 @@ async def test_anonymous_browsing_then_login_backfills_the_history_in_order(tmp_
     after_login = steps[5:]
     assert ("order-completed", "/checkout.html", False) in after_login, steps
     assert all(not backfilled for _, _, backfilled in after_login), steps
-    times = [e["timestamp"] for e in timeline]
+    times = [parse_time_us(e["timestamp"]) for e in timeline]  # not strings: "48.96Z" > "48.969Z"
     assert times == sorted(times)
     order = next(e for e in timeline if e["event"] == "order-completed")
     assert order["params"]["products"][0]["product_id"] == "tee-red"
