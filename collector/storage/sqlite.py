@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -21,24 +21,13 @@ from collector.jsonwire import compact
 from collector.model import ApiKey, ContactRef, Definition, Field, NewEvent, NewFailure, Outcome
 from collector.scenarios import Scenario
 from collector.segments import Group
-from collector.storage import EventQuery, FailedQuery, Page
+from collector.storage import EventQuery, FailedQuery, Page, sqlite_write
 from collector.storage.sqlite_segments import group_sql
+from collector.storage.sqlite_write import IDENTIFIER_COLUMNS, chunks, marks
 from collector.timeutil import format_us, now_us
 
-_CHUNK = 500  # rows per IN (…) list, well under SQLite's variable limit
-_IDENTIFIER_COLUMNS = {"email": "email", "phone": "phone", "external_id": "external_id"}
-
-
 dumps = compact  # JSON columns are written compact
-
-
-def _chunks(values: list[Any]) -> Iterable[list[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
-def _marks(values: list[Any]) -> str:
-    return ",".join("?" * len(values))
+T = TypeVar("T")
 
 
 class SQLiteStorage:
@@ -289,237 +278,24 @@ class SQLiteStorage:
 
     async def write_batch(self, items: list[NewEvent | NewFailure]) -> list[Outcome]:
         """Write a batch in one transaction; one outcome per item, in order."""
-        outcomes: list[Outcome | None] = [None] * len(items)
-        events = [(i, it) for i, it in enumerate(items) if isinstance(it, NewEvent)]
-        failures = [(i, it) for i, it in enumerate(items) if isinstance(it, NewFailure)]
-        async with _Tx(self) as db:
-            contact_ids = await self._contact_ids(db, [e.contact for _, e in events if e.contact])
-            # Resolved inside the transaction, so an identify committed just before this
-            # batch sends the session's events straight to the contact.
-            links = await self._session_links(
-                db, [e.session_id for _, e in events if e.session_id and not e.contact]
-            )
-            taken = await self._existing_event_ids(db, [e.id for _, e in events])
-            # A replay claims its failure inside the transaction, so two concurrent
-            # replays of one failure store one event.
-            lost_claims: set[int] = set()
-            for i, e in events:
-                if e.failed_id:
-                    cursor = await db.execute(
-                        """UPDATE failed_events SET replayed_at = ?, replayed_as = ?
-                           WHERE id = ? AND replayed_at IS NULL""",
-                        (now_us(), e.id, e.failed_id),
-                    )
-                    if cursor.rowcount != 1:
-                        lost_claims.add(i)
-            rows, outbox, now = [], [], now_us()
-            for i, e in events:
-                if e.id in taken or i in lost_claims:
-                    outcomes[i] = Outcome("duplicate", e.id)
-                    continue
-                taken.add(e.id)
-                if e.contact:
-                    contact_id, verified = contact_ids[e.contact], e.api_verified
-                else:
-                    contact_id, verified = links.get(e.session_id, (None, e.api_verified))
-                rows.append(_event_row(e, contact_id, verified))
-                outbox.extend(
-                    (o.scenario_id, o.action_index, o.kind, e.id, contact_id, now, now)
-                    for o in e.outbox
-                )
-                outcomes[i] = Outcome("accepted", e.id)
-            if rows:
-                await db.executemany(
-                    """INSERT INTO events (id, event, ts, received_at, contact_id, session_id,
-                           params, context, version, source, api_inserted, api_verified,
-                           key_name)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    rows,
-                )
-            accepted = [e for i, e in events if outcomes[i].status == "accepted"]
-            await self._record_traffic(db, accepted, [f for _, f in failures if not f.failed_id])
-            attributes = [
-                (dumps(e.attributes), contact_ids[e.contact])
-                for e in accepted
-                if e.attributes and e.contact
-            ]
-            if attributes:
-                await db.executemany(
-                    "UPDATE contacts SET attributes = json_patch(attributes, ?) WHERE id = ?",
-                    attributes,
-                )
-            if outbox:
-                await db.executemany(
-                    """INSERT INTO deliveries (scenario_id, action_index, kind, event_id,
-                           contact_id, next_attempt_at, created_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                    outbox,
-                )
-            new_failures = [f for _, f in failures if not f.failed_id]
-            if new_failures:
-                await db.executemany(
-                    """INSERT INTO failed_events (id, received_at, event, door, source, reasons,
-                           payload) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                    [
-                        (
-                            f.id,
-                            f.received_at,
-                            f.event,
-                            f.door,
-                            dumps(f.source),
-                            dumps([r.as_json() for r in f.reasons]),
-                            f.payload,
-                        )
-                        for f in new_failures
-                    ],
-                )
-            failed_again = [f for _, f in failures if f.failed_id]
-            if failed_again:
-                await db.executemany(
-                    "UPDATE failed_events SET reasons = ? WHERE id = ? AND replayed_at IS NULL",
-                    [(dumps([r.as_json() for r in f.reasons]), f.failed_id) for f in failed_again],
-                )
-        for i, f in failures:
-            outcomes[i] = Outcome("failed", f.failed_id or f.id, tuple(f.reasons))
-        return outcomes  # type: ignore[return-value]
-
-    async def _record_traffic(
-        self, db: aiosqlite.Connection, events: list[NewEvent], failures: list[NewFailure]
-    ) -> None:
-        """What a batch teaches: products for the catalog, property keys per event name,
-        contact fields set by events."""
-        seen: dict[tuple[str, str, str], int] = {}
-        for item in [*events, *failures]:
-            if item.event:
-                for key, type_ in item.keys.items():
-                    seen[(item.event, key, type_)] = seen.get((item.event, key, type_), 0) + 1
-        if seen:
-            await db.executemany(
-                """INSERT INTO event_keys (event, key, type, count) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (event, key, type) DO UPDATE SET count = count + excluded.count""",
-                [(*k, n) for k, n in seen.items()],
-            )
-        products = [(p, e.ts) for e in events for p in e.products]
-        if products:
-            await db.executemany(
-                """INSERT INTO products (product_id, name, price, category, brand, url, image_url,
-                       first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (product_id) DO UPDATE SET
-                       name = coalesce(excluded.name, name),
-                       price = coalesce(excluded.price, price),
-                       category = coalesce(excluded.category, category),
-                       brand = coalesce(excluded.brand, brand),
-                       url = coalesce(excluded.url, url),
-                       image_url = coalesce(excluded.image_url, image_url),
-                       first_seen = min(first_seen, excluded.first_seen),
-                       last_seen = max(last_seen, excluded.last_seen)""",
-                [
-                    (
-                        p["product_id"],
-                        p.get("name"),
-                        p.get("price"),
-                        p.get("category"),
-                        p.get("brand"),
-                        p.get("url"),
-                        p.get("image_url"),
-                        ts,
-                        ts,
-                    )
-                    for p, ts in products
-                ],
-            )
-            variants = [
-                (p["product_id"], v["variant_id"], v["variant"], v["sku"])
-                for p, _ in products
-                if (v := p.get("variant"))
-            ]
-            if variants:
-                await db.executemany(
-                    """INSERT INTO product_variants (product_id, variant_id, variant, sku)
-                       VALUES (?, ?, ?, ?) ON CONFLICT (product_id, variant_id) DO UPDATE SET
-                           variant = excluded.variant, sku = coalesce(excluded.sku, sku)""",
-                    variants,
-                )
-
-    async def _contact_ids(
-        self, db: aiosqlite.Connection, refs: list[ContactRef]
-    ) -> dict[ContactRef, int]:
-        """Ids for the contacts the batch names; unknown emails, phones and external ids
-        become new contacts (an id must exist: the pipeline checked it)."""
-        found: dict[ContactRef, int] = {}
-        now = now_us()
-        for kind, column in _IDENTIFIER_COLUMNS.items():
-            values = sorted({str(r.value) for r in refs if r.kind == kind})
-            if not values:
-                continue
-            await db.executemany(
-                f"""INSERT INTO contacts ({column}, created_at) VALUES (?, ?)
-                    ON CONFLICT ({column}) DO NOTHING""",
-                [(v, now) for v in values],
-            )
-            for chunk in _chunks(values):
-                rows = await db.execute_fetchall(
-                    f"SELECT id, {column} FROM contacts WHERE {column} IN ({_marks(chunk)})",
-                    chunk,
-                )
-                for row in rows:
-                    found[ContactRef(kind, row[1])] = row[0]
-        for ref in refs:
-            if ref.kind == "contact_id":
-                found[ref] = int(ref.value)
-        return found
-
-    async def _session_links(
-        self, db: aiosqlite.Connection, session_ids: list[str | None]
-    ) -> dict[str | None, tuple[int, bool]]:
-        links: dict[str | None, tuple[int, bool]] = {}
-        for chunk in _chunks(sorted({s for s in session_ids if s})):
-            rows = await db.execute_fetchall(
-                f"SELECT id, contact_id, verified FROM sessions WHERE id IN ({_marks(chunk)})",
-                chunk,
-            )
-            links.update((row[0], (row[1], bool(row[2]))) for row in rows)
-        return links
+        return await self._write_in_thread(sqlite_write.write_batch, items)
 
     async def identify(
         self, session_id: str, ref: ContactRef, verified: bool
     ) -> tuple[int, int] | None:
         """Link a session to a contact and backfill the session's anonymous events into the
         contact's history; (contact id, events backfilled), or None for an unknown id."""
-        async with _Tx(self) as db:
-            if ref.kind == "contact_id":
-                rows = await db.execute_fetchall(
-                    "SELECT id FROM contacts WHERE id = ?", (int(ref.value),)
-                )
-                if not rows:
-                    return None
-                contact_id = rows[0][0]
-            else:
-                contact_id = (await self._contact_ids(db, [ref]))[ref]
-            await db.execute(
-                """INSERT INTO sessions (id, contact_id, verified, identified_at)
-                   VALUES (?, ?, ?, ?)
-                   ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id,
-                       verified = excluded.verified, identified_at = excluded.identified_at""",
-                (session_id, contact_id, int(verified), now_us()),
-            )
-            # Only anonymous events move: those already attributed to a contact stay with
-            # it, so a shared computer never merges two people's histories.
-            cursor = await db.execute(
-                """UPDATE events SET contact_id = ?, backfilled = 1, api_verified = ?
-                   WHERE session_id = ? AND contact_id IS NULL""",
-                (contact_id, int(verified), session_id),
-            )
-        return contact_id, cursor.rowcount
+        return await self._write_in_thread(sqlite_write.identify, session_id, ref, verified)
 
-    async def _existing_event_ids(self, db: aiosqlite.Connection, ids: list[str]) -> set[str]:
-        taken: set[str] = set()
-        for chunk in _chunks(sorted(set(ids))):
-            rows = await db.execute_fetchall(
-                f"SELECT id FROM events WHERE id IN ({_marks(chunk)})", chunk
-            )
-            taken.update(row[0] for row in rows)
-        return taken
+    async def _write_in_thread(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(connection, *args)` as one transaction and one call in the write
+        connection's thread, behind the same lock as every other write."""
+        async with self._write_lock:
+            db = self._w
+            assert db is not None, "storage is not open"
+            # `_execute` is how aiosqlite's own methods run a call in its thread; here the
+            # call is a whole transaction, so a batch costs one hop, not one per statement.
+            return await db._execute(sqlite_write.in_transaction, db._conn, work, *args)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -583,8 +359,8 @@ class SQLiteStorage:
 
     async def stored_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(ids):
-            rows = await self._read(f"SELECT id FROM events WHERE id IN ({_marks(chunk)})", chunk)
+        for chunk in chunks(ids):
+            rows = await self._read(f"SELECT id FROM events WHERE id IN ({marks(chunk)})", chunk)
             found.update(row[0] for row in rows)
         return found
 
@@ -665,10 +441,10 @@ class SQLiteStorage:
 
     async def failed_by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
         found = []
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows = await self._read(
                 f"""SELECT seq, id, received_at, event, door, source, reasons, payload, replayed_at
-                    FROM failed_events WHERE id IN ({_marks(chunk)})""",
+                    FROM failed_events WHERE id IN ({marks(chunk)})""",
                 chunk,
             )
             found.extend(_failed_json(row) for row in rows)
@@ -886,10 +662,10 @@ class SQLiteStorage:
         by_id = {d["id"]: d for d in found}
         for d in found:
             d["attempts"] = []
-        for chunk in _chunks(list(by_id)):
+        for chunk in chunks(list(by_id)):
             attempts = await self._read(
                 f"""SELECT delivery_id, at, status_code, error FROM delivery_attempts
-                    WHERE delivery_id IN ({_marks(chunk)}) ORDER BY id""",
+                    WHERE delivery_id IN ({marks(chunk)}) ORDER BY id""",
                 chunk,
             )
             for a in attempts:
@@ -909,10 +685,10 @@ class SQLiteStorage:
         for p in products:
             p["variants"] = []
             p["first_seen"], p["last_seen"] = format_us(p["first_seen"]), format_us(p["last_seen"])
-        for chunk in _chunks(list(by_id)):
+        for chunk in chunks(list(by_id)):
             rows = await self._read(
                 f"""SELECT product_id, variant_id, variant, sku FROM product_variants
-                    WHERE product_id IN ({_marks(chunk)}) ORDER BY variant_id""",
+                    WHERE product_id IN ({marks(chunk)}) ORDER BY variant_id""",
                 chunk,
             )
             for row in rows:
@@ -936,13 +712,13 @@ class SQLiteStorage:
 
     async def existing_contact_ids(self, ids: list[int]) -> set[int]:
         found: set[int] = set()
-        for chunk in _chunks(sorted(set(ids))):
-            rows = await self._read(f"SELECT id FROM contacts WHERE id IN ({_marks(chunk)})", chunk)
+        for chunk in chunks(sorted(set(ids))):
+            rows = await self._read(f"SELECT id FROM contacts WHERE id IN ({marks(chunk)})", chunk)
             found.update(row[0] for row in rows)
         return found
 
     async def find_contact(self, kind: str, value: str | int) -> dict[str, Any] | None:
-        column = "id" if kind == "contact_id" else _IDENTIFIER_COLUMNS[kind]
+        column = "id" if kind == "contact_id" else IDENTIFIER_COLUMNS[kind]
         rows = await self._read(
             f"""SELECT id, email, phone, external_id, attributes, created_at
                 FROM contacts WHERE {column} = ?""",
@@ -956,7 +732,7 @@ class SQLiteStorage:
         async with _Tx(self) as db:
             matches: set[int] = set()
             for kind, value in identifiers.items():
-                column = _IDENTIFIER_COLUMNS[kind]
+                column = IDENTIFIER_COLUMNS[kind]
                 rows = await db.execute_fetchall(
                     f"SELECT id FROM contacts WHERE {column} = ?", (value,)
                 )
@@ -973,16 +749,16 @@ class SQLiteStorage:
                     "SELECT attributes FROM contacts WHERE id = ?", (contact_id,)
                 )
                 merged = {**json.loads(rows[0][0]), **attributes}
-                sets = ", ".join(f"{_IDENTIFIER_COLUMNS[k]} = ?" for k in identifiers)
+                sets = ", ".join(f"{IDENTIFIER_COLUMNS[k]} = ?" for k in identifiers)
                 await db.execute(
                     f"UPDATE contacts SET {sets}{', ' if sets else ''}attributes = ? WHERE id = ?",
                     (*identifiers.values(), dumps(merged), contact_id),
                 )
             else:
-                columns = [_IDENTIFIER_COLUMNS[k] for k in identifiers]
+                columns = [IDENTIFIER_COLUMNS[k] for k in identifiers]
                 cursor = await db.execute(
                     f"""INSERT INTO contacts ({", ".join(columns + ["attributes", "created_at"])})
-                        VALUES ({_marks(columns + ["a", "c"])}) RETURNING id""",
+                        VALUES ({marks(columns + ["a", "c"])}) RETURNING id""",
                     (*identifiers.values(), dumps(attributes), now_us()),
                 )
                 contact_id = (await cursor.fetchone())[0]
@@ -1055,11 +831,11 @@ class SQLiteStorage:
 
     async def contact_ids_by(self, kind: str, values: list[Any]) -> dict[Any, int]:
         """Existing contacts by one identifier: {value: contact id}."""
-        column = "id" if kind == "contact_id" else _IDENTIFIER_COLUMNS[kind]
+        column = "id" if kind == "contact_id" else IDENTIFIER_COLUMNS[kind]
         found: dict[Any, int] = {}
-        for chunk in _chunks(sorted(set(values), key=str)):
+        for chunk in chunks(sorted(set(values), key=str)):
             rows = await self._read(
-                f"SELECT {column}, id FROM contacts WHERE {column} IN ({_marks(chunk)})", chunk
+                f"SELECT {column}, id FROM contacts WHERE {column} IN ({marks(chunk)})", chunk
             )
             found.update((row[0], row[1]) for row in rows)
         return found
@@ -1135,24 +911,6 @@ def _definition(row: aiosqlite.Row) -> Definition:
 
 _EVENT_COLUMNS = """seq, id, event, ts, received_at, contact_id, session_id, params, context,
     version, source, api_inserted, api_verified, backfilled"""
-
-
-def _event_row(e: NewEvent, contact_id: int | None, verified: bool) -> tuple[Any, ...]:
-    return (
-        e.id,
-        e.event,
-        e.ts,
-        e.received_at,
-        contact_id,
-        e.session_id,
-        dumps(e.params),
-        dumps(e.context),
-        e.version,
-        e.source,
-        int(e.api_inserted),
-        int(verified),
-        e.key_name,
-    )
 
 
 def _event_json(row: aiosqlite.Row) -> dict[str, Any]:
