@@ -6,9 +6,14 @@ local headers = {
   ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
 }
 
-function init(args) open_ack_file() end
+function init(args)
+  open_ack_file()
+  math.randomseed(tid)
+end
 
-function delay() return pause end
+-- Paced runs wait a random time around the mean pause: browsers do not arrive in lock-step,
+-- and a fixed pause would keep every connection in one burst.
+function delay() return pause > 0 and math.random(0, 2 * pause) or 0 end
 
 function request()
   counter = counter + 1
