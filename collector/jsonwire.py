@@ -27,15 +27,6 @@ except ImportError:  # pragma: no cover - a platform without its wheel
     orjson = None  # type: ignore[assignment]
 
 
-def _fast_loads(text: str) -> Any:
-    """orjson refuses NaN/Infinity like we do, but limits nesting itself and reads big
-    integers differently; where it refuses, the standard decoder gives the verdict."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return _decoder.decode(text)
-
-
 # One encoder, made once: json.dumps with non-default arguments builds a new one per call.
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -65,8 +56,19 @@ def decode_body(raw: bytes) -> str:
 
 def loads(text: str) -> Any:
     """The JSON value of `text`, or ValueError saying what is wrong with it."""
+    if orjson is not None:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # orjson limits nesting itself and reads big integers differently
+        else:
+            # orjson refused NaN, infinities and lone surrogates already. Only nesting is
+            # left, and a text with no more brackets than the limit cannot nest deeper.
+            if text.count("{") + text.count("[") > MAX_DEPTH:
+                _check(value, 0, escapes=False)
+            return value
     try:
-        value = _fast_loads(text) if orjson is not None else _decoder.decode(text)
+        value = _decoder.decode(text)
     except RecursionError:
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:

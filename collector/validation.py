@@ -66,6 +66,8 @@ def _number(value: Any) -> Decimal:
 
 
 def _integer(value: Any) -> int:
+    if type(value) is int and -_INT64 <= value < _INT64:
+        return value
     number = _number(value)
     if number != number.to_integral_value():
         raise _Mismatch("expected an integer")
@@ -76,7 +78,9 @@ def _integer(value: Any) -> int:
 
 
 def _decimal(value: Any) -> float | int:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT64:
+    if type(value) is int and abs(value) < _INT64:
+        return value
+    if type(value) is float and abs(value) <= 1e300:  # neither NaN nor infinite
         return value
     return float(_number(value))
 
@@ -158,9 +162,9 @@ def check_params(definition: Definition, params: dict[str, Any]) -> Checked:
         )
         return out
     for code, value in params.items():
-        path = f"params.{code}"
         if value is None:
             continue
+        path = f"params.{code}"
         if isinstance(value, str) and len(value) > MAX_TEXT:
             out.reasons.append(
                 Reason("value_too_long", path, f"a text value is at most {MAX_TEXT} characters")

@@ -50,23 +50,33 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+@lru_cache(maxsize=4096)
+def _page_of(url: str) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """(path, UTM tags) of a page URL; a site's events come from a few pages, so cache."""
+    if not url:
+        return None, ()
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    return parts.path or "/", tuple(
+        (name, query[f"utm_{name}"][0]) for name in _UTM if query.get(f"utm_{name}")
+    )
+
+
 def web_context(
     sent: Any, *, user_agent: str, ip: str | None, client_us: int | None
 ) -> dict[str, Any]:
     """Context from what the tracker sent (`c`) and what the request itself tells."""
     sent = sent if isinstance(sent, dict) else {}
     url = _text(sent.get("u")) or ""
-    parts = urlsplit(url) if url else None
-    query = parse_qs(parts.query) if parts else {}
-    utm = {name: query[f"utm_{name}"][0] for name in _UTM if query.get(f"utm_{name}")}
+    path, utm = _page_of(url)
     return {
         "page": {
             "url": url or None,
-            "path": (parts.path or "/") if parts else None,
+            "path": path,
             "title": _text(sent.get("ti"), 512),
             "referrer": _text(sent.get("r")) or None,
         },
-        "utm": utm,
+        "utm": dict(utm),
         "user_agent": parse_user_agent(user_agent[:512]),
         "locale": _text(sent.get("l"), 35),
         "timezone": _text(sent.get("tz"), 64),

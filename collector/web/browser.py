@@ -65,23 +65,27 @@ async def collect(request: web.Request) -> web.Response:
         path=request.path,
     )
     collected = await request.app[BROWSER].collect(raw, visit)
-    response = web.json_response(
-        {"s": collected.session, "r": collected.results},
-        headers=cors_headers(collected.origin),
-        dumps=jsonwire.dumps,
+    cross_site = f"{request.scheme}://{request.host}".lower() != collected.origin
+    return web.Response(
+        body=jsonwire.compact({"s": collected.session, "r": collected.results}).encode(),
+        content_type="application/json",
+        headers={
+            **cors_headers(collected.origin),
+            # Set by the server, not by script: Safari caps cookies written by JS at 7 days.
+            "Set-Cookie": session_cookie(
+                collected.session, request.secure, cross_site and request.secure
+            ),
+        },
     )
-    cross_site = origin_of(f"{request.scheme}://{request.host}") != collected.origin
-    # Set by the server, not by script: Safari caps cookies written by JS at 7 days.
-    response.set_cookie(
-        SESSION_COOKIE,
-        collected.session,
-        max_age=SESSION_COOKIE_AGE,
-        path="/",
-        httponly=True,
-        secure=request.secure,
-        samesite="None" if cross_site and request.secure else "Lax",
+
+
+def session_cookie(token: str, secure: bool, cross_site: bool) -> str:
+    """The Set-Cookie value for a session token (URL-safe characters only, so written
+    directly: http.cookies' Morsel costs more than the rest of the response)."""
+    return (
+        f"{SESSION_COOKIE}={token}; HttpOnly; Max-Age={SESSION_COOKIE_AGE}; Path=/; "
+        f"SameSite={'None' if cross_site else 'Lax'}{'; Secure' if secure else ''}"
     )
-    return response
 
 
 @routes.options(COLLECT_PATH, name="collect-preflight")
