@@ -278,13 +278,17 @@ def key_paths(params: dict[str, Any]) -> dict[str, str]:
     return paths
 
 
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
+    """The JSON type of a value read from JSON (so one of exactly these Python types)."""
+    return _JSON_TYPES.get(type(value), "object")

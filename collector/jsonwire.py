@@ -65,7 +65,7 @@ def loads(text: str) -> Any:
             # orjson refused NaN, infinities and lone surrogates already. Only nesting is
             # left, and a text with no more brackets than the limit cannot nest deeper.
             if text.count("{") + text.count("[") > MAX_DEPTH:
-                _check(value, 0, escapes=False)
+                _check_depth(value)
             return value
     try:
         value = _decoder.decode(text)
@@ -94,6 +94,21 @@ def _check(value: Any, depth: int, escapes: bool) -> None:
         _check_text(value)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a number too large to store (1e99999 reads as infinity)")
+
+
+def _check_depth(value: Any) -> None:
+    """Nesting only: a walk over the containers, level by level, skipping every scalar."""
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if type(container) is dict else container)
+            if type(child) is dict or type(child) is list
+        ]
+        if not level:
+            return
+    raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
 
 
 def _check_text(text: str) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 
 _US = 1_000_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UTC_SECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")  # the usual form
 _DATETIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})?$"
 )
@@ -39,6 +40,8 @@ def parse_date(value: str) -> date:
 
 def parse_datetime(value: str) -> datetime:
     """ISO-8601 or `YYYY-MM-DD HH:MM:SS`; a missing zone is UTC. Raises ValueError."""
+    if _UTC_SECONDS.fullmatch(value):
+        return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
     if not _DATETIME.fullmatch(value):
         raise ValueError("expected an ISO-8601 time such as 2026-11-24T10:00:00Z")
     text = value.replace("z", "Z").replace("Z", "+00:00")
@@ -53,6 +56,14 @@ def parse_datetime(value: str) -> datetime:
         return parsed.astimezone(UTC)
     except OverflowError:  # the zone pushes it past year 1 or 9999
         raise ValueError("that time is out of range") from None
+
+
+def normalize_datetime(value: str) -> str:
+    """A wire time as stored: ISO-8601 UTC with a `Z` (see format_datetime)."""
+    if _UTC_SECONDS.fullmatch(value):
+        datetime.fromisoformat(value[:19])  # a real day and time, or ValueError
+        return value
+    return format_datetime(parse_datetime(value))
 
 
 def parse_time_us(value: str) -> int:

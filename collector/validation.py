@@ -22,13 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from collector.model import FIELD_CODE, MAX_FIELDS, Definition, Field, Reason
-from collector.timeutil import (
-    format_datetime,
-    looks_like_date,
-    looks_like_datetime,
-    parse_date,
-    parse_datetime,
-)
+from collector.timeutil import looks_like_date, looks_like_datetime, normalize_datetime, parse_date
 
 _INT64 = 2**63
 
@@ -97,7 +91,7 @@ def _date(value: Any) -> str:
 def _timestamp(value: Any) -> str:
     if isinstance(value, str):
         try:
-            return format_datetime(parse_datetime(value))
+            return normalize_datetime(value)
         except ValueError:
             pass
     raise _Mismatch("expected an ISO-8601 time such as 2026-11-24T10:00:00Z")

@@ -9,6 +9,7 @@ synchronous and runs inside the transaction `in_transaction` opens.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -80,9 +81,11 @@ def write_batch(db: sqlite3.Connection, items: list[NewEvent | NewFailure]) -> l
         else:
             contact_id, verified = links.get(e.session_id, (None, e.api_verified))
         rows.append(_event_row(e, contact_id, verified))
-        outbox.extend(
-            (o.scenario_id, o.action_index, o.kind, e.id, contact_id, now, now) for o in e.outbox
-        )
+        if e.outbox:
+            outbox.extend(
+                (o.scenario_id, o.action_index, o.kind, e.id, contact_id, now, now)
+                for o in e.outbox
+            )
         outcomes[i] = Outcome("accepted", e.id)
     if rows:
         db.executemany(
@@ -145,11 +148,13 @@ def _record_traffic(
 ) -> None:
     """What a batch teaches: products for the catalog, property keys per event name,
     contact fields set by events."""
-    seen: dict[tuple[str, str, str], int] = {}
-    for item in [*events, *failures]:
-        if item.event:
-            for key, type_ in item.keys.items():
-                seen[(item.event, key, type_)] = seen.get((item.event, key, type_), 0) + 1
+    # Events of one name mostly carry the same keys: count each distinct shape once.
+    shapes = Counter((item.event, tuple(item.keys.items())) for item in [*events, *failures])
+    seen: Counter[tuple[str, str, str]] = Counter()
+    for (event, keys), times in shapes.items():
+        if event:
+            for key, type_ in keys:
+                seen[(event, key, type_)] += times
     if seen:
         db.executemany(
             """INSERT INTO event_keys (event, key, type, count) VALUES (?, ?, ?, ?)
@@ -208,22 +213,27 @@ def _contact_ids(db: sqlite3.Connection, refs: list[ContactRef]) -> dict[Contact
         values = sorted({str(r.value) for r in refs if r.kind == kind})
         if not values:
             continue
-        db.executemany(
-            f"""INSERT INTO contacts ({column}, created_at) VALUES (?, ?)
-                ON CONFLICT ({column}) DO NOTHING""",
-            [(v, now) for v in values],
-        )
-        for chunk in chunks(values):
-            rows = _fetchall(
-                db,
-                f"SELECT id, {column} FROM contacts WHERE {column} IN ({marks(chunk)})",
-                chunk,
+        ids = _ids_by(db, column, values)
+        missing = [v for v in values if v not in ids]
+        if missing:  # most batches name known contacts: insert only the new ones
+            db.executemany(
+                f"""INSERT INTO contacts ({column}, created_at) VALUES (?, ?)
+                    ON CONFLICT ({column}) DO NOTHING""",
+                [(v, now) for v in missing],
             )
-            for row in rows:
-                found[ContactRef(kind, row[1])] = row[0]
+            ids.update(_ids_by(db, column, missing))
+        found.update((ContactRef(kind, v), i) for v, i in ids.items())
     for ref in refs:
         if ref.kind == "contact_id":
             found[ref] = int(ref.value)
+    return found
+
+
+def _ids_by(db: sqlite3.Connection, column: str, values: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in chunks(values):
+        sql = f"SELECT {column}, id FROM contacts WHERE {column} IN ({marks(chunk)})"
+        found.update(db.execute(sql, chunk).fetchall())
     return found
 
 
