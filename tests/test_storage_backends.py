@@ -5,6 +5,7 @@ of its own here: its own connections, its own pool)."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -247,3 +248,21 @@ async def test_a_raw_nul_in_a_malformed_body_is_kept_byte_for_byte(api):
     assert response.status == 400
     [failed] = await api.failed(reason="malformed")
     assert failed["payload"] == '{"event": "ping", "x": "a\x00b"}'
+
+
+async def test_sqlite_batches_of_several_processes_take_turns_on_a_lock_file(tmp_path):
+    """A batch waits while another process holds the write lock (in the kernel's queue,
+    not in SQLite's sleeping busy loop), and commits as soon as it is free."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'turns.db'}")
+    await storage.open()
+    try:
+        with open(tmp_path / "turns.db-writelock", "a") as other_process:
+            fcntl.flock(other_process, fcntl.LOCK_EX)
+            write = asyncio.create_task(storage.write_batch([_event("held-back")]))
+            await asyncio.sleep(0.3)
+            assert not write.done()
+            fcntl.flock(other_process, fcntl.LOCK_UN)
+            outcomes = await asyncio.wait_for(write, 10)
+        assert [(o.status, o.id) for o in outcomes] == [("accepted", "held-back")]
+    finally:
+        await storage.close()

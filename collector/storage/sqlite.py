@@ -12,7 +12,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import aiosqlite
 
@@ -35,11 +35,13 @@ class SQLiteStorage:
         self.path = path
         self._w: aiosqlite.Connection | None = None
         self._r: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()  # this process's writers, one at a time
+        self._lock_file: IO[Any] | None = None  # every process's event writers, in turn
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
+        self._lock_file = open(f"{self.path}-writelock", "a")  # noqa: SIM115 (closed in close)
         self._w = await self._connect()
         await self._w.execute("PRAGMA journal_mode = WAL")
         await self._migrate()
@@ -58,6 +60,9 @@ class SQLiteStorage:
             if conn is not None:
                 await conn.close()
         self._r = self._w = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     async def _migrate(self) -> None:
         db = self._w
@@ -295,7 +300,9 @@ class SQLiteStorage:
             assert db is not None, "storage is not open"
             # `_execute` is how aiosqlite's own methods run a call in its thread; here the
             # call is a whole transaction, so a batch costs one hop, not one per statement.
-            return await db._execute(sqlite_write.in_transaction, db._conn, work, *args)
+            return await db._execute(
+                sqlite_write.in_transaction, db._conn, self._lock_file, work, *args
+            )
 
     # -- reads ---------------------------------------------------------------------------
 
