@@ -12,11 +12,13 @@ loudly otherwise).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -38,17 +40,21 @@ BENCH_FIELDS = [
 ORIGIN = "https://shop.test"
 
 BASELINE_APP = r"""
-import json, sys
+import json, os, sys
 from aiohttp import web
 
 async def handle(request):
     json.loads(await request.read())
     return web.Response(status=204)
 
+port, processes = int(sys.argv[1]), int(sys.argv[2])
+for _ in range(processes - 1):  # as many processes as the collector has, on one port
+    if os.fork() == 0:
+        break
 app = web.Application()
 app.router.add_post("/e", handle)
 app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, reuse_port=True)
 """
 
 
@@ -99,7 +105,9 @@ class Process:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(log, "w")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         for _ in range(200):
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1):
@@ -108,19 +116,33 @@ class Process:
                 time.sleep(0.05)
         raise SystemExit(f"{args} did not start; see {log}")
 
+    def pids(self) -> list[int]:
+        """The server and its worker processes (serve --workers starts children)."""
+        me = self.proc.pid
+        children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+        return [me, *map(int, children)]
+
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):  # the peak resident set, not just the current one
-                return round(int(line.split()[1]) / 1024, 1)
-        return 0.0
+        """The largest peak resident set of any one process."""
+        peaks = [0.0]
+        for pid in self.pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):  # the peak, not just the current one
+                    peaks.append(round(int(line.split()[1]) / 1024, 1))
+        return max(peaks)
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        self.proc.terminate()
+        self.proc.terminate()  # serve --workers passes it on to its workers and waits
         self.proc.wait(30)
+        with contextlib.suppress(ProcessLookupError):  # the baseline's forks are left
+            os.killpg(self.proc.pid, signal.SIGTERM)
         self.log.close()
 
 
@@ -209,7 +231,11 @@ class Bench:
         port = _free_port()
         app = self.work / "baseline.py"
         app.write_text(BASELINE_APP)
-        server = Process([sys.executable, str(app), str(port)], port, self.work / "baseline.log")
+        server = Process(
+            [sys.executable, str(app), str(port), str(self.args.workers)],
+            port,
+            self.work / "baseline.log",
+        )
         try:
             cpu0 = server.cpu_seconds()
             # The very requests of the beacon scenario (a token in place of the keys), so
@@ -265,7 +291,8 @@ class Bench:
         return server, db, server_key
 
     def serve_args(self) -> list[str]:
-        return ["--rate-limit", "0"] if self.args.rate_limit_flag else []
+        limit = ["--rate-limit", "0"] if self.args.rate_limit_flag else []
+        return [*limit, "--workers", str(self.args.workers)]
 
     def stored_once(self, db: str, acked: list[str]) -> bool:
         """Every acknowledged id is stored, and exactly once: an id acknowledged twice as

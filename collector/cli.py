@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--duration", type=float, default=10, help="seconds per load run")
     bench.add_argument("--connections", type=int, default=32, help="wrk connections")
+    bench.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="collector processes (serve --workers), and as many baseline processes",
+    )
     bench.add_argument("--json", help="write the results to this file")
 
     backup = commands.add_parser(
