@@ -260,21 +260,16 @@ def products_in(event: str, params: dict[str, Any]) -> list[dict[str, Any]]:
 def key_paths(params: dict[str, Any]) -> dict[str, str]:
     """The property keys of an event, two levels deep (`product.name`, `products[].sku`),
     with the JSON type of each (deeper data is stored whole but not listed)."""
-    paths: dict[str, str] = {}
+    paths = {key: _JSON_TYPES.get(type(value), "object") for key, value in params.items()}
     for key, value in params.items():
-        paths[key] = _json_type(value)
-        children: list[Any] = []
-        if isinstance(value, dict):
-            children = [(f"{key}.{k}", v) for k, v in value.items()]
-        elif isinstance(value, list):
-            children = [
-                (f"{key}[].{k}", v)
-                for item in value
-                if isinstance(item, dict)
-                for k, v in item.items()
-            ]
-        for path, child in children:
-            paths.setdefault(path, _json_type(child))
+        if type(value) is dict:
+            for k, child in value.items():
+                paths.setdefault(f"{key}.{k}", _json_type(child))
+        elif type(value) is list:
+            for item in value:
+                if type(item) is dict:
+                    for k, child in item.items():
+                        paths.setdefault(f"{key}[].{k}", _json_type(child))
     return paths
 
 

@@ -59,9 +59,11 @@ class Definition:
     version: int
     hidden: bool = False
     by_code: dict[str, Field] = field(init=False, repr=False, compare=False)
+    required_codes: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_code", {f.code: f for f in self.fields})
+        object.__setattr__(self, "required_codes", tuple(f.code for f in self.fields if f.required))
 
     def body(self) -> dict[str, Any]:
         """What a version stores: everything but its name, number and visibility."""

@@ -185,11 +185,9 @@ def check_params(definition: Definition, params: dict[str, Any]) -> Checked:
             out.params[code] = coerce(known.type, value)
         except ValueError as exc:
             out.reasons.append(Reason("invalid_type", path, f"{exc} for {known.type} field"))
-    for f in definition.fields:
-        if f.required and params.get(f.code) is None:
-            out.reasons.append(
-                Reason("missing_required", f"params.{f.code}", f"{f.code} is required")
-            )
+    for code in definition.required_codes:
+        if params.get(code) is None:
+            out.reasons.append(Reason("missing_required", f"params.{code}", f"{code} is required"))
     added = sum(1 for code in out.new_fields if code not in definition.by_code)
     if added and len(definition.fields) + added > MAX_FIELDS:
         out.reasons.append(

@@ -20,3 +20,13 @@ def test_a_short_beacon_bench_reports_the_contract_json(tmp_path):
         assert field in beacon, field
     assert beacon["acknowledged"] > 0 and beacon["stored_once"] is True
     assert "ratio" in run.stdout and "stored once" in run.stdout
+
+
+def test_a_short_batch_bench_on_two_workers_stores_every_acknowledged_event_once(tmp_path):
+    out = tmp_path / "bench.json"
+    run = ekevents("bench", "--scenario", "batch", "--duration", "1", "--connections", "4",
+                   "--workers", "2", "--json", str(out), timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    batch = json.loads(out.read_text())["scenarios"]["batch"]
+    assert batch["acknowledged"] > 0 and batch["stored_once"] is True
+    assert batch["server_cpu"] > 0  # the workers' CPU, not the idle parent's
