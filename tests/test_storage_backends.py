@@ -250,19 +250,25 @@ async def test_a_raw_nul_in_a_malformed_body_is_kept_byte_for_byte(api):
     assert failed["payload"] == '{"event": "ping", "x": "a\x00b"}'
 
 
-async def test_sqlite_batches_of_several_processes_take_turns_on_a_lock_file(tmp_path):
-    """A batch waits while another process holds the write lock (in the kernel's queue,
-    not in SQLite's sleeping busy loop), and commits as soon as it is free."""
+async def test_sqlite_writes_of_several_processes_take_turns_on_a_lock_file(tmp_path):
+    """Event batches, and every other write, wait while another process holds the write
+    lock (not in SQLite's sleeping busy loop), and commit as soon as it is free."""
     storage = open_storage(f"sqlite:///{tmp_path / 'turns.db'}")
     await storage.open()
+    writes = {
+        "a batch": lambda: storage.write_batch([_event("held-back")]),
+        "a setting": lambda: storage.put_setting_if_absent("turns", "mine"),
+    }
     try:
         with open(tmp_path / "turns.db-writelock", "a") as other_process:
-            fcntl.flock(other_process, fcntl.LOCK_EX)
-            write = asyncio.create_task(storage.write_batch([_event("held-back")]))
-            await asyncio.sleep(0.3)
-            assert not write.done()
-            fcntl.flock(other_process, fcntl.LOCK_UN)
-            outcomes = await asyncio.wait_for(write, 10)
-        assert [(o.status, o.id) for o in outcomes] == [("accepted", "held-back")]
+            for what, write in writes.items():
+                fcntl.flock(other_process, fcntl.LOCK_EX)
+                waiting = asyncio.create_task(write())
+                await asyncio.sleep(0.3)
+                assert not waiting.done(), f"{what} did not wait for the lock"
+                fcntl.flock(other_process, fcntl.LOCK_UN)
+                await asyncio.wait_for(waiting, 10)
+        assert await storage.stored_ids(["held-back"]) == {"held-back"}
+        assert await storage.put_setting_if_absent("turns", "other") == "mine"
     finally:
         await storage.close()

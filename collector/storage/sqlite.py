@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 from collections.abc import Callable, Iterable
 from importlib import resources
@@ -864,13 +865,19 @@ class _Tx:
         self.storage = storage
 
     async def __aenter__(self) -> aiosqlite.Connection:
-        await self.storage._write_lock.acquire()
-        db = self.storage._w
-        assert db is not None, "storage is not open"
+        storage = self.storage
+        await storage._write_lock.acquire()
+        db = storage._w
+        assert db is not None and storage._lock_file is not None, "storage is not open"
+        try:
+            await _take_turn(storage._lock_file)
+        except BaseException:
+            storage._write_lock.release()
+            raise
         try:
             await db.execute("BEGIN IMMEDIATE")
         except BaseException:
-            self.storage._write_lock.release()
+            self._release()
             raise
         return db
 
@@ -887,7 +894,24 @@ class _Tx:
             else:
                 await _rollback_quietly(db)
         finally:
-            self.storage._write_lock.release()
+            self._release()
+
+    def _release(self) -> None:
+        fcntl.flock(self.storage._lock_file, fcntl.LOCK_UN)  # type: ignore[arg-type]
+        self.storage._write_lock.release()
+
+
+async def _take_turn(lock: IO[Any]) -> None:
+    """The lock file every write transaction of every process holds (see
+    sqlite_write.in_transaction), taken without blocking the event loop: these writes are
+    rare (settings, definitions, deliveries), so a short poll is cheap and cannot leave the
+    lock held by a cancelled wait."""
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            await asyncio.sleep(0.002)
 
 
 async def _rollback_quietly(db: aiosqlite.Connection) -> None:

@@ -27,10 +27,10 @@ T = TypeVar("T")
 def in_transaction(db: sqlite3.Connection, lock: IO[Any], work: Callable[..., T], *args: Any) -> T:
     """`work(db, *args)` in one write transaction: committed, or rolled back if it raises.
 
-    The transaction holds `lock` (a lock file beside the database), so the writers of
-    several `serve --workers` processes take turns in a queue the kernel wakes the moment
-    it is free. SQLite's own busy wait, which polls with sleeps of up to 100 ms, is left to
-    rarer writes (settings, definitions) that meet a batch.
+    The transaction holds `lock` (a lock file beside the database), as every write
+    transaction does, so the writers of several `serve --workers` processes take turns in
+    a queue the kernel wakes the moment it is free, instead of in SQLite's own busy wait,
+    which polls with sleeps of up to 100 ms.
     """
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
