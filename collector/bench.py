@@ -288,6 +288,8 @@ class Bench:
             server_key,
             {"name": "bench-view", "fields": BENCH_FIELDS, "category": "signal"},
         )
+        if self.args.workers > 1:
+            time.sleep(2)  # the other workers learn of the definition within a second
         return server, db, server_key
 
     def serve_args(self) -> list[str]:
