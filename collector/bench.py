@@ -547,7 +547,17 @@ def run(args: Any) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="ekbench-") as folder:
         bench = Bench(args, Path(folder))
-        results: dict[str, Any] = {"machine": machine(), "baseline": {}, "scenarios": {}}
+        results: dict[str, Any] = {
+            "machine": machine(),
+            "settings": {  # what a comparison between commits must hold equal
+                "duration_s": args.duration,
+                "connections": args.connections,
+                "workers": args.workers,
+                "db": "postgresql" if (args.db or "").startswith("postgres") else "sqlite",
+            },
+            "baseline": {},
+            "scenarios": {},
+        }
         if {"beacon", "batch"} & set(chosen):
             print("baseline: bare aiohttp, parse the JSON body, answer 204 …", flush=True)
             results["baseline"] = bench.baseline()

@@ -14,6 +14,7 @@ def test_a_short_beacon_bench_reports_the_contract_json(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(out.read_text())
     assert result["baseline"]["rps"] > 0 and result["machine"]["cores"]
+    assert result["settings"] == {"duration_s": 1, "connections": 4, "workers": 1, "db": "sqlite"}
     beacon = result["scenarios"]["beacon"]
     for field in ("events_per_s", "p50_ms", "p95_ms", "p99_ms", "ratio_to_baseline",
                   "acknowledged", "stored_once"):
