@@ -1,7 +1,9 @@
 """The SQLite backend (aiosqlite, WAL).
 
-One connection writes, behind a lock, so writers never meet SQLITE_BUSY inside a process;
-another connection reads, which WAL lets run beside a write. `synchronous=FULL` makes
+One connection writes, behind a lock, so writers never meet SQLITE_BUSY inside a process,
+and a lock file beside the database orders the write transactions of several processes;
+another connection reads, which WAL lets run beside a write. The event writer's batches
+run in the write connection's thread as one call each (see sqlite_write). `synchronous=FULL` makes
 every commit durable: the group-commit writer pays one fsync per batch, not per event.
 """
 
@@ -37,7 +39,7 @@ class SQLiteStorage:
         self._w: aiosqlite.Connection | None = None
         self._r: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()  # this process's writers, one at a time
-        self._lock_file: IO[Any] | None = None  # every process's event writers, in turn
+        self._lock_file: IO[Any] | None = None  # every process's write transactions, in turn
 
     # -- lifecycle -----------------------------------------------------------------------
 
