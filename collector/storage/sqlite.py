@@ -3,8 +3,9 @@
 One connection writes, behind a lock, so writers never meet SQLITE_BUSY inside a process,
 and a lock file beside the database orders the write transactions of several processes;
 another connection reads, which WAL lets run beside a write. The event writer's batches
-run in the write connection's thread as one call each (see sqlite_write). `synchronous=FULL` makes
-every commit durable: the group-commit writer pays one fsync per batch, not per event.
+run in the write connection's thread as one call each (see sqlite_write).
+`synchronous=FULL` makes every commit durable: the group-commit writer pays one fsync per
+batch, not per event.
 """
 
 from __future__ import annotations
