@@ -272,3 +272,13 @@ async def test_sqlite_writes_of_several_processes_take_turns_on_a_lock_file(tmp_
         assert await storage.put_setting_if_absent("turns", "other") == "mine"
     finally:
         await storage.close()
+
+
+async def test_a_batch_that_fails_midway_leaves_nothing_and_the_next_one_commits(store):
+    unstorable = _event("second", params={"x": object()})  # cannot be written as JSON
+    with pytest.raises((TypeError, asyncpg.DataError)):  # SQLite's encoder, asyncpg's
+        await store.write_batch([_event("first"), unstorable])
+    assert await store.stored_ids(["first", "second"]) == set()
+    outcomes = await store.write_batch([_event("first")])
+    assert [(o.status, o.id) for o in outcomes] == [("accepted", "first")]
+    assert await store.stored_ids(["first"]) == {"first"}

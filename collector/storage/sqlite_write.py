@@ -37,10 +37,11 @@ def in_transaction(db: sqlite3.Connection, lock: IO[Any], work: Callable[..., T]
         db.execute("BEGIN IMMEDIATE")
         try:
             result = work(db, *args)
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # a failed COMMIT too: never leave the connection in one
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
         return result
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
