@@ -168,6 +168,8 @@ async def test_a_tampered_cookie_starts_a_new_session(collector, site, browser):
     page = await context.new_page()
     await page.goto(site.origin + "/p")
     [first] = await collector.wait_for(1, event="page-view")
+    # The event is committed before the tracker has read the answer that carries the token.
+    await page.wait_for_function("localStorage.getItem('ek_s') !== null")
     [cookie] = [c for c in await context.cookies() if c["name"] == "ek_sid"]
     assert cookie["httpOnly"] and cookie["value"] == await page.evaluate(
         "localStorage.getItem('ek_s')"
