@@ -59,11 +59,10 @@ def parse_datetime(value: str) -> datetime:
 
 
 def normalize_datetime(value: str) -> str:
-    """A wire time as stored: ISO-8601 UTC with a `Z` (see format_datetime)."""
-    if _UTC_SECONDS.fullmatch(value):
-        datetime.fromisoformat(value[:19])  # a real day and time, or ValueError
-        return value
-    return format_datetime(parse_datetime(value))
+    """A wire time as stored: ISO-8601 UTC with a `Z` (see format_datetime); the usual
+    form already is, once it proves a real day and time."""
+    moment = parse_datetime(value)
+    return value if _UTC_SECONDS.fullmatch(value) else format_datetime(moment)
 
 
 def parse_time_us(value: str) -> int:
