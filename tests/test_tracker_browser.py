@@ -114,6 +114,9 @@ async def test_anonymous_browsing_then_login_backfills_the_history_in_order(tmp_
         key = [line.split()[-1] for line in demo.output().splitlines() if "server key" in line][0]
         page = await browser.new_page()
         await page.goto(f"{shop}/index.html")
+        # A visitor reads the page before moving on; a next page opened before the first
+        # answer arrived would have no session yet and start a second one.
+        await page.wait_for_function("localStorage.getItem('ek_s') !== null")
         await page.goto(f"{shop}/product.html?id=tee-red")
         await page.click("#add")
         await page.goto(f"{shop}/login.html")
